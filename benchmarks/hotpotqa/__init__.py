@@ -1,0 +1,1 @@
+"""HotpotQA as AgeMem's three-stage memory episodes (see benchmark.py)."""

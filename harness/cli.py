@@ -1,0 +1,101 @@
+"""`agemem-bench`: a deliberately small CLI. Settings beyond these flags go in a TOML config file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks.errors import SuiteError
+
+FULL_SETS_HINT = (
+    "Full evaluation sets: agemem-bench run --preset full --data-dir <data> "
+    "(or set AGEMEM_DATA); real models: --model vllm/<hf-id> on a GPU, or openai/<model>@<base_url>."
+)
+
+
+def _csv(kind: type) -> Any:
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(part.strip()) for part in text.split(",") if part.strip())
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}") from exc
+
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agemem-bench", description="Benchmark suite for memory-managing LLM agents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run benchmarks x agents and publish the leaderboard (no flags: the main job)")
+    run.add_argument("--preset", default="default", help="a built-in preset (see `agemem-bench list`)")
+    run.add_argument("--config", help="a TOML file; its settings override the preset's")
+    run.add_argument("-b", "--benchmarks", type=_csv(str), help="comma-separated benchmark names")
+    run.add_argument("-a", "--agents", type=_csv(str), help="comma-separated agent names")
+    run.add_argument("-m", "--model", help="policy model spec: transformers/<id|path>, vllm/<id>, openai/<model>@<url>")
+    run.add_argument("--split", help="task split (default: each benchmark's evaluation split)")
+    run.add_argument("--limit", type=int, help="first N tasks per benchmark")
+    run.add_argument("--seeds", type=_csv(int), help="comma-separated seeds")
+    run.add_argument("--max-steps", type=int, help="step cap per episode (default: the benchmark's)")
+    run.add_argument("--concurrency", type=int, help="episodes played at once")
+    run.add_argument("--threads", type=int, help="torch threads for in-process models")
+    run.add_argument("--data-dir", help="data directory (default: $AGEMEM_DATA)")
+    run.add_argument("--source", dest="data_source", choices=["auto", "data_dir", "hub", "fixture"])
+    run.add_argument("--name", help="run name (prefix of the run id)")
+    run.add_argument("--out", dest="out_dir", help="where run directories go (default: runs)")
+    run.add_argument("--leaderboard-dir", help="where the leaderboard is published (default: leaderboards)")
+    run.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+
+    sub.add_parser("list", help="list benchmarks, agents, presets and model spec forms")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.config import build_config, load_file, load_preset
+    from harness.runner import run
+
+    flags = {k: v for k, v in vars(args).items() if k not in {"command", "preset", "config"}}
+    layers = [load_preset(args.preset)]
+    if args.config:
+        layers.append(load_file(args.config))
+    config = build_config(*layers, flags)
+    result = run(config)
+    print(f"episodes: {result.episodes} ({result.new_episodes} new, {result.errors} failed)")
+    print(f"run records: {result.run_dir}")
+    print(f"leaderboard: {result.leaderboard_csv} (table: {result.leaderboard_md})")
+    print(FULL_SETS_HINT)
+    return 1 if result.errors else 0
+
+
+def _list() -> int:
+    from agents.builtin import AGENTS
+    from benchmarks.builtin import BENCHMARKS
+    from harness.config import presets
+
+    print("benchmarks:", ", ".join(BENCHMARKS.names()))
+    print("agents:    ", ", ".join(AGENTS.names()))
+    print("presets:   ", ", ".join(presets()))
+    print("models:     transformers/smollm2-135m-instruct-q4_1 (embedded, default), transformers/<hf-id|path>, "
+          "vllm/<hf-id|path>, openai/<model>@<base_url>")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args) if args.command == "run" else _list()
+    except SuiteError as exc:
+        print(f"agemem-bench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("agemem-bench: interrupted; finished episodes are saved, rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

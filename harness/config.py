@@ -1,0 +1,109 @@
+"""Run configuration: presets (TOML files), a user's TOML file and command-line flags, merged in that order.
+
+The config hash covers only what changes results (benchmarks, agents, model, split, seeds, limits, options,
+data). `limit` and `concurrency` are left out on purpose: a rerun with a larger limit or more workers resumes
+the same run instead of starting a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from agents.llm.spec import EMBEDDED_MODEL_SPEC
+from benchmarks.errors import SuiteError
+
+NOT_HASHED = frozenset({"limit", "concurrency", "threads", "out_dir", "leaderboard_dir", "progress"})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "run"
+    benchmarks: tuple[str, ...] = ("hotpotqa",)
+    agents: tuple[str, ...] = ("nomem",)
+    model: str = EMBEDDED_MODEL_SPEC
+    roles: dict[str, str] = field(default_factory=dict)  # other model roles, e.g. {"judge": "openai/...@..."}
+    split: str | None = None  # None = each benchmark's evaluation split
+    limit: int | None = None  # episodes per benchmark x agent x seed (first N tasks); None = all
+    seeds: tuple[int, ...] = (0,)
+    max_steps: int | None = None  # None = each benchmark's own cap
+    concurrency: int = 4
+    threads: int = 1  # torch threads for in-process models
+    data_dir: str | None = None
+    data_source: str = "auto"
+    benchmark_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    agent_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)
+    out_dir: str = "runs"
+    leaderboard_dir: str = "leaderboards"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.benchmarks or not self.agents or not self.seeds:
+            raise SuiteError("config: benchmarks, agents and seeds must each name at least one entry")
+        if self.limit is not None and self.limit < 1:
+            raise SuiteError("config: limit must be a positive number of episodes")
+        if self.concurrency < 1 or self.threads < 1:
+            raise SuiteError("config: concurrency and threads must be >= 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise SuiteError("config: max_steps must be >= 1")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def config_hash(self, data_provenance: dict[str, Any]) -> str:
+        hashed = {k: v for k, v in self.as_dict().items() if k not in NOT_HASHED}
+        hashed["data"] = data_provenance
+        blob = json.dumps(hashed, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+_FIELDS = {f.name: f for f in fields(RunConfig)}
+_TUPLES = {"benchmarks", "agents", "seeds"}
+
+
+def presets() -> list[str]:
+    return sorted(p.name.removesuffix(".toml") for p in resources.files("harness.presets").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def _read_toml(text: str, origin: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{origin}: not valid TOML ({exc})") from exc
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    if name not in presets():
+        raise SuiteError(f"unknown preset '{name}'; known: {', '.join(presets())}")
+    text = resources.files("harness.presets").joinpath(f"{name}.toml").read_text()
+    return _read_toml(text, f"preset {name}")
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(f"config file not found: {path}")
+    return _read_toml(path.read_text(), str(path))
+
+
+def build_config(*layers: dict[str, Any]) -> RunConfig:
+    """Merge layers (later wins; None values are ignored) into a validated RunConfig."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if value is None:
+                continue
+            if key not in _FIELDS:
+                raise SuiteError(f"config: unknown setting '{key}'; known: {', '.join(sorted(_FIELDS))}")
+            merged[key] = tuple(value) if key in _TUPLES else value
+    try:
+        return RunConfig(**merged)
+    except TypeError as exc:
+        raise SuiteError(f"config: {exc}") from exc
