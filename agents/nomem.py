@@ -83,14 +83,17 @@ class NoMemoryAgent:
                 )
             ]
         )[0]
-        reply = parse_answer(completion.text)
+        # Backends cut the stop string from the text (as the OpenAI API does): restore the closing tag.
+        stopped = completion.finish_reason == "stop" and "<answer>" in completion.text
+        text = completion.text + ("</answer>" if stopped else "")
+        reply = parse_answer(text)
         self.stats["malformed_replies"] += 0 if reply.well_formed else 1
-        self.history.append({"role": "assistant", "content": completion.text})
+        self.history.append({"role": "assistant", "content": text})
         return AgentStep(
             action=reply.answer,
             usage={"policy": completion.usage},
             trace={
-                "output": completion.text,
+                "output": text,
                 "well_formed": reply.well_formed,
                 "finish_reason": completion.finish_reason,
                 "context_tokens": self.context_tokens_used,

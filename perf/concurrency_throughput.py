@@ -100,7 +100,9 @@ def main() -> None:
     started = time.perf_counter()
     backend = CountingBackend(load_model(args.model, threads=args.threads))
     print(f"model: {backend.spec} ({backend.label}), loaded in {time.perf_counter() - started:.1f} s")
-    requests = [ChatRequest(messages=tuple(hotpot_prompt(i)), max_new_tokens=args.max_new_tokens) for i in range(args.n)]
+    requests = [
+        ChatRequest(messages=tuple(hotpot_prompt(i)), max_new_tokens=args.max_new_tokens) for i in range(args.n)
+    ]
     prompt_tokens = [backend.count_tokens(r.messages) for r in requests]
     print(f"n={args.n} prompts, {min(prompt_tokens)}-{max(prompt_tokens)} prompt tokens, greedy, "
           f"max_new_tokens={args.max_new_tokens}, torch threads={args.threads}")
@@ -120,8 +122,10 @@ def main() -> None:
     batch_tokens = sum(c.usage.completion_tokens for c in batched)
     identical = sum(a.text == b.text for a, b in zip(sequential, batched))
     print(f"sequential: {seq_wall:6.2f} s wall, {seq_tokens} generated tokens, {seq_tokens / seq_wall:6.2f} tok/s")
-    print(f"batched:    {batch_wall:6.2f} s wall, {batch_tokens} generated tokens, {batch_tokens / batch_wall:6.2f} tok/s"
-          f" (backend batches: {backend.batch_sizes})")
+    print(
+        f"batched:    {batch_wall:6.2f} s wall, {batch_tokens} generated tokens, "
+        f"{batch_tokens / batch_wall:6.2f} tok/s (backend batches: {backend.batch_sizes})"
+    )
     print(f"throughput ratio batched/sequential: {(batch_tokens / batch_wall) / (seq_tokens / seq_wall):.2f}x")
     print(f"identical greedy outputs: {identical}/{args.n}")
     print(f"sample answer: {sequential[0].text!r}")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from agents.llm.api import ChatRequest, Completion, Message, Usage, chat
+from agents.llm.api import ChatModel, ChatRequest, Completion, Message, Usage, chat
 from agents.llm.batching import BatchingModel
 
 
@@ -106,4 +106,4 @@ def test_close_finishes_queued_calls_then_refuses_new_ones() -> None:
     with pytest.raises(RuntimeError, match="closed"):
         model.generate([ask("late")])
     assert model.count_tokens([{"role": "user", "content": "x"}]) == 1
-    assert (model.spec, model.label) == ("fake/echo", "echo")
+    assert (model.spec, model.label) == ("fake/echo", "echo") and isinstance(model, ChatModel)

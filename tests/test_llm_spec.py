@@ -34,7 +34,15 @@ def test_embedded_spec_is_the_default() -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    ["nonsense", "llama/foo", "transformers/", "transformers/ x", "openai/qwen", "openai/@http://h/v1", "openai/q@ftp://h"],
+    [
+        "nonsense",
+        "llama/foo",
+        "transformers/",
+        "transformers/ x",
+        "openai/qwen",
+        "openai/@http://h/v1",
+        "openai/q@ftp://h",
+    ],
 )
 def test_bad_specs_raise_one_line_errors_listing_the_valid_forms(spec: str) -> None:
     with pytest.raises(SuiteError) as info:

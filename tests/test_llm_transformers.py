@@ -65,7 +65,9 @@ def test_stop_strings_cut_the_text_and_the_token_count(tiny: TransformersModel) 
     decode = tiny.tokenizer.decode
     stop = decode(full.token_ids[6:8]).strip() or decode(full.token_ids[6:8])
     tokens_needed = next(k for k in range(1, 17) if stop in decode(full.token_ids[:k]))
-    stopped, other = tiny.generate([ask(QUESTIONS[2], max_new_tokens=16, stop=(stop,)), ask(QUESTIONS[3], max_new_tokens=16)])
+    stopped, other = tiny.generate(
+        [ask(QUESTIONS[2], max_new_tokens=16, stop=(stop,)), ask(QUESTIONS[3], max_new_tokens=16)]
+    )
     assert stopped.text == full.text[: full.text.index(stop)]
     assert stopped.finish_reason == "stop"
     assert stopped.usage.completion_tokens == tokens_needed == len(stopped.token_ids)

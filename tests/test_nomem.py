@@ -52,3 +52,17 @@ def test_malformed_reply_counted_and_reset_clears_stats():
 def test_render_observation_shows_goal_and_valid_actions():
     text = render_observation(Observation("You see a door.", goal="open the door", valid_actions=("open door", "look")))
     assert text.startswith("Goal: open the door") and "Valid actions: open door, look" in text
+
+
+def test_reply_cut_at_the_stop_string_counts_as_well_formed():
+    from agents.llm.api import Completion, Usage
+
+    class StopCutModel(ScriptedModel):
+        def generate(self, requests):
+            return [Completion("<think>t</think><answer>Paris", Usage(1, 1, 1), finish_reason="stop")]
+
+    agent = NoMemoryAgent(Models(policy=StopCutModel()))
+    agent.reset(TASK)
+    step = agent.act(Observation("q"))
+    assert step.action == "Paris" and step.trace["well_formed"]
+    assert agent.episode_stats()["malformed_replies"] == 0

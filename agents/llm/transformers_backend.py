@@ -40,6 +40,9 @@ class TransformersModel:
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # per-load bars would drown the run's own progress bar
 
         if threads < 1 or max_batch_size < 1:
             raise SuiteError("transformers options 'threads' and 'max_batch_size' must be >= 1")
