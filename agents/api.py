@@ -6,8 +6,9 @@ returned with the step, by model role, so every cost is visible in the records.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from agents.llm.api import ROLES, ChatModel, Usage
@@ -25,9 +26,11 @@ class AgentStep:
 @runtime_checkable
 class Agent(Protocol):
     name: str
+    policy: ChatModel  # the model whose spec is published with the agent's results
 
-    def reset(self, task: TaskRef, seed: int = 0) -> None:
-        """Start a new episode (per-episode memory scope: nothing carries over)."""
+    def reset(self, task: TaskRef, seed: int = 0, workdir: Path | None = None) -> None:
+        """Start a new episode. `workdir` is a fresh, empty directory for this episode's stores (memory
+        scope = episode: nothing carries over), kept with the run's records; None = keep stores in memory."""
         ...
 
     def act(self, observation: Observation) -> AgentStep: ...
@@ -43,6 +46,7 @@ class Models:
 
     policy: ChatModel
     others: Mapping[str, ChatModel] = field(default_factory=dict)
+    loader: Callable[[str], ChatModel] | None = None  # loads (and shares) another spec, e.g. a trained checkpoint
 
     def __post_init__(self) -> None:
         unknown = set(self.others) - set(ROLES)
@@ -53,6 +57,11 @@ class Models:
         if role == "policy":
             return self.policy
         return self.others.get(role, self.policy)
+
+    def load(self, spec: str) -> ChatModel:
+        if self.loader is None:
+            raise SuiteError(f"cannot load model '{spec}' here: no model loader was given")
+        return self.loader(spec)
 
 
 class AgentFactory(Protocol):

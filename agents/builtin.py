@@ -1,4 +1,4 @@
-"""Built-in agents, by the names results are published under. Later issues add AgeMem and the baselines."""
+"""Built-in agents, by the names results are published under. Later issues add the memory baselines."""
 
 from __future__ import annotations
 
@@ -7,3 +7,6 @@ from benchmarks.registry import Registry
 
 AGENTS: Registry[AgentFactory] = Registry("agent")
 AGENTS.register("nomem", "agents.nomem:NoMemoryAgent")
+AGENTS.register("agemem", "agents.agemem.agent:AgeMem")
+AGENTS.register("agemem-norl", "agents.agemem.agent:AgeMemNoRL")
+AGENTS.register("agemem-rag", "agents.agemem.agent:AgeMemRAG")

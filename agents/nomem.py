@@ -7,6 +7,7 @@ the facts survive somewhere else. Memory agents are measured against this.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from agents.api import AgentStep, Models
@@ -49,7 +50,7 @@ class NoMemoryAgent:
     ) -> None:
         if context_tokens < 256 or max_new_tokens < 1:
             raise SuiteError("nomem: context_tokens must be >= 256 and max_new_tokens >= 1")
-        self.model = models.policy
+        self.policy = models.policy
         self.context_tokens = context_tokens
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
@@ -62,7 +63,7 @@ class NoMemoryAgent:
         self.stats: dict[str, Any] = {"malformed_replies": 0, "truncated_messages": 0, "sessions": 1}
         self.context_tokens_used = 0
 
-    def reset(self, task: TaskRef, seed: int = 0) -> None:
+    def reset(self, task: TaskRef, seed: int = 0, workdir: Path | None = None) -> None:
         self.seed = seed
         self._reset_stats()
 
@@ -72,7 +73,7 @@ class NoMemoryAgent:
             self.stats["sessions"] += 1
         self.history.append({"role": "user", "content": render_observation(observation)})
         messages = self._fit_context()
-        completion = self.model.generate(
+        completion = self.policy.generate(
             [
                 ChatRequest(
                     messages=tuple(messages),
@@ -84,7 +85,8 @@ class NoMemoryAgent:
             ]
         )[0]
         # Backends cut the stop string from the text (as the OpenAI API does): restore the closing tag.
-        stopped = completion.finish_reason == "stop" and "<answer>" in completion.text
+        stopped = completion.finish_reason == "stop" and "</answer>" not in completion.text.rpartition("<answer>")[2]
+        stopped = stopped and "<answer>" in completion.text
         text = completion.text + ("</answer>" if stopped else "")
         reply = parse_answer(text)
         self.stats["malformed_replies"] += 0 if reply.well_formed else 1
@@ -105,7 +107,7 @@ class NoMemoryAgent:
         budget = self.context_tokens - self.max_new_tokens
         while True:
             messages = [self.system, *self.history]
-            self.context_tokens_used = self.model.count_tokens(messages)
+            self.context_tokens_used = self.policy.count_tokens(messages)
             if self.context_tokens_used <= budget or len(self.history) <= 1:
                 return messages
             self.history.pop(0)

@@ -22,7 +22,7 @@ def episode_key(benchmark: str, split: str, task_id: str, agent: str, seed: int)
     return f"{benchmark}/{split}/{task_id}/{agent}/seed{seed}"
 
 
-def _safe_name(key: str) -> str:
+def safe_name(key: str) -> str:
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:80]
     return f"{readable}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
@@ -87,7 +87,7 @@ class RunDir:
         return list(read_jsonl(self.episodes_path))
 
     def trajectory_path(self, key: str) -> Path:
-        return self.trajectories / f"{_safe_name(key)}.jsonl"
+        return self.trajectories / f"{safe_name(key)}.jsonl"
 
     def append_episode(self, record: dict[str, Any], steps: list[dict[str, Any]]) -> None:
         traj = self.trajectory_path(record["key"])

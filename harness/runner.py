@@ -7,6 +7,8 @@ batch the concurrent calls); aggregate; publish. Running, scoring and publishing
 
 from __future__ import annotations
 
+import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -26,7 +28,7 @@ from benchmarks.data_dir import data_dir
 from benchmarks.errors import SuiteError
 from harness.config import RunConfig
 from harness.provenance import git_commit, machine, package_versions
-from harness.records import RunDir, episode_key, read_jsonl
+from harness.records import RunDir, episode_key, read_jsonl, safe_name
 from metrics.aggregate import aggregate
 from metrics.leaderboard import publish
 
@@ -82,23 +84,40 @@ def select_tasks(config: RunConfig, benchmark: Benchmark) -> list[TaskRef]:
     return tasks[: config.limit] if config.limit else tasks
 
 
-def load_models(config: RunConfig) -> Models:
-    loaded: dict[str, ChatModel] = {}
+class ModelPool:
+    """Loads each model spec once per run and shares it between roles, agents and episodes."""
 
-    def get(spec: str) -> ChatModel:
-        if spec not in loaded:
-            model = load_model(spec, threads=config.threads, **config.model_options)
-            check = getattr(model, "check", None)
-            if check is not None:
-                check()  # an unreachable server fails here, before anything is written
-            loaded[spec] = BatchingModel(model, max_batch=max(1, config.concurrency))
-        return loaded[spec]
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self._models: dict[str, ChatModel] = {}
+        self._lock = threading.Lock()
 
-    return Models(policy=get(config.model), others={role: get(spec) for role, spec in config.roles.items()})
+    def get(self, spec: str) -> ChatModel:
+        with self._lock:
+            if spec not in self._models:
+                model = load_model(spec, threads=self.config.threads, **self.config.model_options)
+                check = getattr(model, "check", None)
+                if check is not None:
+                    check()  # an unreachable server fails here, before anything is written
+                self._models[spec] = BatchingModel(model, max_batch=max(1, self.config.concurrency))
+            return self._models[spec]
+
+    def models(self) -> Models:
+        config = self.config
+        return Models(policy=self.get(config.model), others={r: self.get(s) for r, s in config.roles.items()},
+                      loader=self.get)
+
+    def close(self) -> None:
+        for model in self._models.values():
+            model.close()
 
 
-def play_episode(benchmark: Benchmark, job: Job, agent: Agent, max_steps: int | None) -> tuple[dict, list[dict]]:
+def play_episode(benchmark: Benchmark, job: Job, agent: Agent, max_steps: int | None,
+                 workdir: Path | None = None) -> tuple[dict, list[dict]]:
     """One episode: observation -> agent -> action -> environment, until terminated or truncated."""
+    if workdir is not None:  # a retried episode must not see its failed attempt's memory
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
     inner = benchmark.make(job.task, seed=job.seed)
     episode = StepLimit(inner, max_steps or inner.max_steps)
     started, t0 = _now(), time.perf_counter()
@@ -106,7 +125,7 @@ def play_episode(benchmark: Benchmark, job: Job, agent: Agent, max_steps: int | 
     steps: list[dict[str, Any]] = []
     invalid = 0
     try:
-        agent.reset(job.task, seed=job.seed)
+        agent.reset(job.task, seed=job.seed, workdir=workdir)
         observation = episode.reset()
         while True:
             decision = agent.act(observation)
@@ -126,7 +145,7 @@ def play_episode(benchmark: Benchmark, job: Job, agent: Agent, max_steps: int | 
         episode.close()
     record = {
         "key": job.key, "benchmark": job.benchmark, "split": job.task.split, "task_id": job.task.task_id,
-        "agent": job.agent, "seed": job.seed, "success": bool(result.success), "progress": float(result.progress),
+        "agent": job.agent, "model": agent.policy.spec, "seed": job.seed, "success": bool(result.success), "progress": float(result.progress),
         "terminated": result.terminated, "truncated": result.truncated, "steps": len(steps),
         "invalid_actions": invalid, "metrics": dict(result.metrics),
         "usage": {role: u.as_dict() for role, u in sorted(usage.items())},
@@ -153,7 +172,8 @@ def run(config: RunConfig, *, models: Models | None = None, log: Callable[[str],
     factories = {name: AGENTS.get(name) for name in config.agents}
     config_hash = config.config_hash(data)
     run_id = f"{config.name}-{config_hash[:10]}"
-    models = models or load_models(config)
+    pool = ModelPool(config)
+    models = models or pool.models()
     model_label = models.policy.spec
     for name, factory in factories.items():  # bad agent options fail now, not in episode 1
         _call(f"agent '{name}'", factory, models, **config.agent_options.get(name, {}))
@@ -170,8 +190,7 @@ def run(config: RunConfig, *, models: Models | None = None, log: Callable[[str],
     log(f"run {run_id}: {total} episodes ({len(finished)} already done) -> {run_dir.path}")
 
     new = _play_all(config, benchmarks, factories, models, jobs, run_dir, total - len(jobs), total, model_label)
-    for model in {id(m): m for m in [models.policy, *models.others.values()]}.values():
-        model.close()
+    pool.close()
 
     records = run_dir.episodes()
     done = {r["key"] for r in records}
@@ -190,8 +209,8 @@ def _play_all(config: RunConfig, benchmarks: dict[str, Benchmark], factories: di
 
     def work(job: Job) -> tuple[dict, list[dict]]:
         agent = factories[job.agent](models, **config.agent_options.get(job.agent, {}))
-        record, steps = play_episode(benchmarks[job.benchmark], job, agent, config.max_steps)
-        return {**record, "model": model_label}, steps
+        workdir = run_dir.path / "memory" / safe_name(job.key)
+        return play_episode(benchmarks[job.benchmark], job, agent, config.max_steps, workdir)
 
     bar = tqdm(total=total, initial=done, unit="ep", disable=not config.progress, dynamic_ncols=True)
     completed = 0

@@ -24,7 +24,7 @@ class ScriptedModel:
         for request in requests:
             with self._lock:
                 self.requests.append(request)
-            text = self.reply(request.messages)
+            text = request.prefix + self.reply(request.messages)  # like real backends: prefix + continuation
             out.append(Completion(text=text, usage=Usage(self.count_tokens(request.messages), len(text.split()), 1)))
         return out
 
@@ -33,3 +33,24 @@ class ScriptedModel:
 
     def close(self) -> None:
         pass
+
+
+class QueueModel(ScriptedModel):
+    """Replies with the given outputs in order (then the last one forever); records every request."""
+
+    def __init__(self, outputs: Sequence[str], spec: str = "scripted/queue") -> None:
+        self.outputs = list(outputs)
+        super().__init__(self._next, spec=spec)
+
+    def _next(self, _messages: Sequence[Message]) -> str:
+        return self.outputs.pop(0) if len(self.outputs) > 1 else self.outputs[0]
+
+
+def tool_call(name: str, **arguments: object) -> str:
+    import json
+
+    return f"<think>t</think><tool_call>{json.dumps([{'name': name, 'arguments': arguments}])}</tool_call>"
+
+
+def answer(text: str) -> str:
+    return f"<think>t</think><answer>{text}</answer>"
