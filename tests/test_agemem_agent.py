@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from agents.agemem.agent import FORCED_ANSWER_PREFIX, AgeMem, AgeMemAgent, AgeMemNoRL, AgeMemRAG
+from agents.agemem.agent import FORCED_ANSWER_PREFIX, AgeMemAgent, agemem, agemem_norl, agemem_rag
 from agents.agemem.context import SUMMARY_HEADER
 from agents.api import Models
 from benchmarks.api import Observation, TaskRef
@@ -12,7 +12,7 @@ from tests.fakes import QueueModel, ScriptedModel, answer, tool_call
 TASK = TaskRef("hotpotqa", "dev", "t1")
 
 
-def _agent(outputs, factory=AgeMemNoRL, workdir=None, **options):
+def _agent(outputs, factory=agemem_norl, workdir=None, **options):
     model = QueueModel(outputs)
     agent = factory(Models(policy=model), **options)
     agent.reset(TASK, workdir=workdir)
@@ -102,7 +102,7 @@ def test_new_session_resets_context_but_not_ltm_and_stage1_auto_retrieval():
 
 
 def test_rag_variant_retrieves_every_step_and_has_no_context_tools():
-    agent, model = _agent([tool_call("Add_memory", content="Tokyo is in Japan"), answer("ok")], factory=AgeMemRAG)
+    agent, model = _agent([tool_call("Add_memory", content="Tokyo is in Japan"), answer("ok")], factory=agemem_rag)
     agent.act(Observation("Tokyo is in Japan."))
     model.outputs = [tool_call("Summary_context", span="all"), answer("ok")]
     agent.act(Observation("Where is Tokyo?", new_session=True))
@@ -114,7 +114,7 @@ def test_rag_variant_retrieves_every_step_and_has_no_context_tools():
 def test_summary_replaces_the_span_and_counts_summarizer_tokens():
     summarizer = ScriptedModel("Alice lives in Oslo; she asked about trains.")
     policy = QueueModel([answer("ok")])
-    agent = AgeMemNoRL(Models(policy=policy, others={"summarizer": summarizer}))
+    agent = agemem_norl(Models(policy=policy, others={"summarizer": summarizer}))
     agent.reset(TASK)
     for text in ("Alice lives in Oslo.", "She likes trains.", "It is raining."):
         agent.act(Observation(text))
@@ -149,10 +149,10 @@ def test_context_budget_overflow_is_recorded_and_prompt_fits():
 
 def test_variants_and_bad_options():
     with pytest.raises(SuiteError, match="checkpoint"):
-        AgeMem(Models(policy=ScriptedModel()))
+        agemem(Models(policy=ScriptedModel()))
     loaded = []
     trained = ScriptedModel(spec="transformers/ckpt")
-    agent = AgeMem(Models(policy=ScriptedModel(), loader=lambda spec: loaded.append(spec) or trained),
+    agent = agemem(Models(policy=ScriptedModel(), loader=lambda spec: loaded.append(spec) or trained),
                    checkpoint="transformers/ckpt")
     assert loaded == ["transformers/ckpt"] and agent.policy is trained and agent.name == "agemem"
     with pytest.raises(SuiteError, match="format_mode"):

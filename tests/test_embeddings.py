@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from agents import embeddings
 from agents.embeddings import DEFAULT_EMBEDDER, Embedder, load_embedder
 from benchmarks.errors import SuiteError
 
@@ -68,7 +67,7 @@ def test_unreachable_hub_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
         raise OSError("network is unreachable")
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(embeddings.socket, "create_connection", refuse)
+    monkeypatch.setattr("benchmarks.hub.socket.create_connection", refuse)
     with pytest.raises(SuiteError, match="not available offline"):
         load_embedder("some-org/some-model")
 

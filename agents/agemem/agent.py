@@ -216,7 +216,7 @@ def _add(usage: dict[str, Usage], role: str, used: Usage) -> None:
         usage[role] = usage.get(role, Usage()) + used
 
 
-def AgeMem(models: Models, *, checkpoint: str | None = None, **options: Any) -> AgeMemAgent:  # noqa: N802
+def agemem(models: Models, *, checkpoint: str | None = None, **options: Any) -> AgeMemAgent:
     """The trained policy. Refuses to run without a checkpoint: a base model is not a trained AgeMem."""
     if not checkpoint:
         raise SuiteError("agemem needs a trained policy: set agent_options.agemem.checkpoint = '<model spec>' "
@@ -224,10 +224,10 @@ def AgeMem(models: Models, *, checkpoint: str | None = None, **options: Any) -> 
     return AgeMemAgent(models, name="agemem", checkpoint=checkpoint, **options)
 
 
-def AgeMemNoRL(models: Models, **options: Any) -> AgeMemAgent:  # noqa: N802
+def agemem_norl(models: Models, **options: Any) -> AgeMemAgent:
     return AgeMemAgent(models, name="agemem-norl", **options)
 
 
-def AgeMemRAG(models: Models, **options: Any) -> AgeMemAgent:  # noqa: N802
+def agemem_rag(models: Models, **options: Any) -> AgeMemAgent:
     options.setdefault("auto_retrieve", "always")
     return AgeMemAgent(models, name="agemem-rag", tools=(*LTM_TOOLS, "Retrieve_memory"), **options)

@@ -13,7 +13,6 @@ Rules (documented choices where the paper is silent):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agents.embeddings import Embedder
@@ -104,10 +103,3 @@ class Context:
         drop = {i for i, score in zip(candidates, scores, strict=True) if float(score) >= theta}
         self.messages = [m for i, m in enumerate(self.messages) if i not in drop]
         return Rewrite(removed=len(drop))
-
-
-def total_usage(usages: Sequence[Usage]) -> Usage:
-    total = Usage()
-    for usage in usages:
-        total = total + usage
-    return total

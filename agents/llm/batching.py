@@ -2,7 +2,8 @@
 
 Each episode runs in its own thread and calls `generate` as if it owned the model. One worker thread blocks for
 the first pending call, gathers whatever else arrives within `wait_s` (up to `max_batch` requests), runs the
-backend once on all of them and hands every caller its own completions (or the backend's exception).
+backend once on all of them and hands every caller its own completions (or the backend's exception). It stops
+waiting as soon as every caller currently inside `generate` is in the batch, so a lone episode never waits.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class BatchingModel:
         self._queue: queue.Queue[_Call | None] = queue.Queue()
         self._lock = threading.Lock()
         self._closed = False
+        self._callers = 0  # threads currently inside generate()
         self._worker = threading.Thread(target=self._run, name="batching-model", daemon=True)
         self._worker.start()
 
@@ -50,8 +52,13 @@ class BatchingModel:
         with self._lock:  # nothing may be queued behind the shutdown sentinel
             if self._closed:
                 raise RuntimeError("BatchingModel is closed")
+            self._callers += 1
             self._queue.put(call)
-        return call.result.result()
+        try:
+            return call.result.result()
+        finally:
+            with self._lock:
+                self._callers -= 1
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         return self.backend.count_tokens(messages)
@@ -75,7 +82,7 @@ class BatchingModel:
                 return
             batch, size, stop = [first], len(first.requests), False
             deadline = time.monotonic() + self.wait_s
-            while size < self.max_batch:
+            while size < self.max_batch and len(batch) < self._callers:
                 try:
                     call = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:

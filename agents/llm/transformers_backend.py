@@ -10,7 +10,6 @@ reproducible for the same batch composition only (best-effort per-request determ
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,12 +18,10 @@ from typing import TYPE_CHECKING, Any
 from agents.llm import embedded
 from agents.llm.api import ChatRequest, Completion, Message, Usage
 from benchmarks.errors import SuiteError
+from benchmarks.hub import hub_unavailable_reason
 
 if TYPE_CHECKING:
     import torch
-
-_TRUE = ("1", "true", "yes", "on")
-
 
 class TransformersModel:
     """ChatModel over `AutoModelForCausalLM`; `name` is an HF id, a local directory or `embedded.NAME`."""
@@ -191,8 +188,7 @@ def _resolve_source(name: str) -> tuple[str, bool, str]:
         return str(path), True, path.name
     if name.startswith(("/", ".", "~")) or path.exists():
         raise SuiteError(f"model directory not found: {name}")
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
-    return name, offline, name
+    return name, hub_unavailable_reason() is not None, name  # offline: the local HF cache only, failing fast
 
 
 def _resolve_device(device: str) -> str:

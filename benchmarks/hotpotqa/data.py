@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import hub
 from benchmarks.errors import SuiteError
 from metrics.answer import normalize_answer
 
@@ -194,15 +193,7 @@ def load_fixture() -> tuple[dict[str, list[HotpotRecord]], dict[str, Any]]:
 
 
 def hub_unavailable_reason() -> str | None:
-    """Why the hub cannot be used now, or None. Fails fast: `datasets` itself retries for ~25 s when offline."""
-    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
-        if os.environ.get(var, "").strip().lower() not in ("", "0", "false", "no", "off"):
-            return f"{var} is set"
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=2).close()
-    except OSError as exc:
-        return f"huggingface.co:443 is unreachable ({exc})"
-    return None
+    return hub.hub_unavailable_reason("HF_DATASETS_OFFLINE")
 
 
 def load_hub(split: str) -> tuple[list[HotpotRecord], dict[str, Any]]:
