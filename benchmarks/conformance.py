@@ -150,7 +150,9 @@ def check_benchmark(
         splits = list(benchmark.splits())
         if not splits:
             return [*problems, "splits() is empty"]
-        split = split if split is not None else splits[0]
+        if getattr(benchmark, "default_split", None) not in splits:
+            problems.append(f"default_split {getattr(benchmark, 'default_split', None)!r} is not in splits() = {splits}")
+        split = split if split is not None else getattr(benchmark, "default_split", splits[0])
         if split not in splits:
             return [*problems, f"split '{split}' is not in splits() = {splits}"]
         tasks = list(benchmark.tasks(split))

@@ -58,9 +58,18 @@ class RunConfig:
 
     def config_hash(self, data_provenance: dict[str, Any]) -> str:
         hashed = {k: v for k, v in self.as_dict().items() if k not in NOT_HASHED}
-        hashed["data"] = data_provenance
+        hashed["data"] = _portable(data_provenance)
         blob = json.dumps(hashed, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+def _portable(value: Any) -> Any:
+    """Provenance without file-system locations: the same data (by hash) gives the same run id anywhere."""
+    if isinstance(value, dict):
+        return {k: _portable(v) for k, v in value.items() if k not in ("path", "data_dir")}
+    if isinstance(value, list):
+        return [_portable(v) for v in value]
+    return value
 
 
 _FIELDS = {f.name: f for f in fields(RunConfig)}

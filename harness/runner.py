@@ -156,6 +156,14 @@ def play_episode(benchmark: Benchmark, job: Job, agent: Agent, max_steps: int | 
     return record, steps
 
 
+def data_label(provenance: dict[str, Any], split: str) -> str:
+    """E.g. "data_dir:dev_distractor_part1.json" or "fixture:fixture.json": which data a leaderboard row used."""
+    files = provenance.get("splits", {}).get(split, {}).get("files", [])
+    names = ",".join(Path(f["path"]).name for f in files if "path" in f)
+    source = str(provenance.get("source", "unknown"))
+    return f"{source}:{names}" if names else source
+
+
 def _jobs(config: RunConfig, tasks: dict[str, list[TaskRef]]) -> Iterator[Job]:
     for name, task_list in tasks.items():
         for agent in config.agents:
@@ -198,7 +206,7 @@ def run(config: RunConfig, *, models: Models | None = None, log: Callable[[str],
     rows = aggregate(records, errors)
     stamp = {"judge": "none (EM/F1 only)", "run_id": run_id, "commit": meta["commit"], "date": _now()[:10]}
     for row in rows:
-        row.update(stamp, data_source=str(data.get(row["benchmark"], {}).get("source", "unknown")))
+        row.update(stamp, data_source=data_label(data.get(row["benchmark"], {}), row["split"]))
     csv_path, md_path = publish(rows, Path(config.leaderboard_dir))
     return RunResult(run_dir.path, csv_path, md_path, len(records), len(errors), new)
 

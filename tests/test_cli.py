@@ -44,7 +44,7 @@ def test_end_to_end_with_tiny_random_model(tmp_path, tiny_model_dir, capsys):
     assert len(records) == 3 and all(r["model"] == f"transformers/{tiny_model_dir}" for r in records)
     assert all(0 < r["usage"]["policy"]["completion_tokens"] <= 12 * r["steps"] for r in records)
     table = pd.read_csv(tmp_path / "lb" / "results.csv")
-    assert set(table["run_id"]) == {run_dir.name} and (table["data_source"] == "fixture").all()
+    assert set(table["run_id"]) == {run_dir.name} and (table["data_source"] == "fixture:fixture.json").all()
     assert (tmp_path / "lb" / "results.md").read_text().count("| hotpotqa | dev | nomem |") == 1
 
 

@@ -23,6 +23,10 @@ def test_hash_ignores_limit_and_concurrency_but_not_model():
     assert base.config_hash(data) == build_config({"limit": 9, "concurrency": 7}).config_hash(data)
     assert base.config_hash(data) != build_config({"model": "openai/x@http://h"}).config_hash(data)
     assert base.config_hash(data) != base.config_hash({"hotpotqa": {"source": "data_dir"}})
+    here = {"hotpotqa": {"data_dir": "/a", "files": [{"path": "/a/dev.json", "sha256": "1"}]}}
+    there = {"hotpotqa": {"data_dir": "/b", "files": [{"path": "/b/dev.json", "sha256": "1"}]}}
+    assert base.config_hash(here) == base.config_hash(there)  # the same data anywhere: the same run
+    assert base.config_hash(here) != base.config_hash({"hotpotqa": {"files": [{"sha256": "2"}]}})
 
 
 @pytest.mark.parametrize("layer, message", [

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from benchmarks.api import Observation, StepResult, TaskRef
+from benchmarks.builtin import BENCHMARKS
 from benchmarks.conformance import assert_conforms, check_benchmark
 from benchmarks.hotpotqa.benchmark import HotpotQA
 
@@ -38,6 +39,7 @@ class CountdownEpisode:
 class ToyBenchmark:
     name = "toy"
     version = "toy-v1"
+    default_split = "test"
 
     def __init__(self, ids: tuple[str, ...] = ("a", "b"), info: Any = None, **episode: Any) -> None:
         self.ids, self.info, self.episode = ids, info if info is not None else {"level": 1}, episode
@@ -77,6 +79,12 @@ def test_hotpotqa_fixture_conforms() -> None:
     assert_conforms(HotpotQA(source="fixture"), split="dev", n_tasks=4, seed=2)
 
 
+@pytest.mark.parametrize("name", BENCHMARKS.names())
+def test_every_registered_benchmark_conforms_offline(name: str) -> None:
+    """Built through the runner's factory convention, on the offline defaults every adapter must ship."""
+    assert_conforms(BENCHMARKS.get(name)(data_dir=None, source="fixture"))
+
+
 @pytest.mark.parametrize(
     ("benchmark", "expected"),
     [
@@ -87,6 +95,7 @@ def test_hotpotqa_fixture_conforms() -> None:
         (ToyBenchmark(info={"x": float("nan")}), "info is not JSON-serialisable"),
         (ToyBenchmark(length=10**9, max_steps=10**9), "exceeds 1000"),
         (ToyBenchmark(max_steps=0), "max_steps 0 is not an int >= 1"),
+        (type("NoDefault", (ToyBenchmark,), {"default_split": "dev"})(), "default_split 'dev' is not in splits()"),
         (NondeterministicBenchmark(), "different sequences"),
     ],
 )

@@ -38,7 +38,7 @@ def test_run_records_publishes_and_resumes(tmp_path):
         assert sum(json.loads(s)["new_session"] for s in steps) == 1
     table = pd.read_csv(result.leaderboard_csv)
     assert {"success_rate", "exact_match", "f1", "policy_prompt_tokens"} <= set(table["metric"])
-    assert (table["n"] == 2).all() and (table["data_source"] == "fixture").all()
+    assert (table["n"] == 2).all() and (table["data_source"] == "fixture:fixture.json").all()
 
     again = run(_config(tmp_path), models=_models(), log=lambda _: None)
     assert again.run_dir == result.run_dir and again.new_episodes == 0
