@@ -93,8 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("agemem-bench: interrupted; finished episodes are saved, rerun the same command to resume",
-              file=sys.stderr)
-        return 130
+              file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(130)  # don't wait for episodes in flight: their records were never written
 
 
 if __name__ == "__main__":

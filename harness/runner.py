@@ -197,7 +197,13 @@ def run(config: RunConfig, *, models: Models | None = None, log: Callable[[str],
     total = len(finished) + len(jobs)
     log(f"run {run_id}: {total} episodes ({len(finished)} already done) -> {run_dir.path}")
 
-    new = _play_all(config, benchmarks, factories, models, jobs, run_dir, total - len(jobs), total, model_label)
+    try:
+        new = _play_all(config, benchmarks, factories, models, jobs, run_dir, total - len(jobs), total, model_label)
+    except KeyboardInterrupt:
+        raise  # no graceful close: the CLI exits at once; episodes in flight were never recorded
+    except BaseException:
+        pool.close()
+        raise
     pool.close()
 
     records = run_dir.episodes()
@@ -225,7 +231,8 @@ def _play_all(config: RunConfig, benchmarks: dict[str, Benchmark], factories: di
     successes = 0
     pending: dict[Future, Job] = {}
     queue = iter(jobs)
-    with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="episode") as pool:
+    pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="episode")
+    try:
         while True:
             while len(pending) < config.concurrency and (job := next(queue, None)) is not None:
                 pending[pool.submit(work, job)] = job
@@ -251,5 +258,9 @@ def _play_all(config: RunConfig, benchmarks: dict[str, Benchmark], factories: di
                     successes += int(record["success"])
                 bar.update(1)
                 bar.set_postfix(success=f"{successes}/{completed}")
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # queued episodes never start
+        raise
+    pool.shutdown()
     bar.close()
     return completed

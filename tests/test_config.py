@@ -7,7 +7,7 @@ from harness.config import build_config, load_file, load_preset, presets
 def test_presets_load_and_validate():
     assert {"default", "full"} <= set(presets())
     config = build_config(load_preset("default"))
-    assert config.benchmarks == ("hotpotqa",) and config.agents == ("nomem",)
+    assert config.benchmarks == ("hotpotqa",) and config.agents == ("nomem", "agemem-norl")
     assert config.limit and config.limit <= 50  # the main job stays small enough for CPU
 
 
