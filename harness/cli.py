@@ -49,8 +49,47 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--leaderboard-dir", help="where the leaderboard is published (default: leaderboards)")
     run.add_argument("--no-progress", dest="progress", action="store_false", default=None)
 
+    train = sub.add_parser("train", help="step-wise GRPO training of AgeMem on HotpotQA's train split")
+    train.add_argument("--config", help="a TOML file overriding harness/presets/train.toml (see TrainConfig)")
+    train.add_argument("-m", "--model", help="transformers/<id|path> to train")
+    train.add_argument("--steps", type=int, help="GRPO steps")
+    train.add_argument("--group-size", type=int, help="rollouts per question (the paper: 8)")
+    train.add_argument("--data-dir", help="data directory (default: $AGEMEM_DATA)")
+    train.add_argument("--out", dest="out_dir", help="output directory (default: runs/train); rerun to resume")
+    train.add_argument("--eval", type=int, default=0, metavar="N",
+                       help="then evaluate the checkpoint (agemem) vs the base model (agemem-norl) on N dev questions")
+
     sub.add_parser("list", help="list benchmarks, agents, presets and model spec forms")
     return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from agents.agemem.train.trainer import TrainConfig, train
+    from harness.config import build_config, load_file, load_preset
+    from harness.runner import run
+
+    layers = [load_preset("train"), load_file(args.config) if args.config else {}]
+    flags = {"model": args.model, "steps": args.steps, "group_size": args.group_size, "data_dir": args.data_dir,
+             "out_dir": args.out_dir}
+    settings: dict[str, Any] = {}
+    for layer in [*layers, flags]:
+        settings.update({k: v for k, v in layer.items() if v is not None})
+    config = TrainConfig.from_dict(settings)
+    result = train(config)
+    print(f"checkpoint: {result.checkpoint}")
+    print(f"metrics: {result.metrics_csv} (curve: {result.out_dir / 'reward_curve.png'})")
+    if args.eval:
+        evaluation = build_config({
+            "name": "train-eval", "benchmarks": ["hotpotqa"], "agents": ["agemem", "agemem-norl"],
+            "model": config.model, "split": config.eval_split, "limit": args.eval, "data_dir": config.data_dir,
+            "data_source": config.data_source, "benchmark_options": {"hotpotqa": config.benchmark_options},
+            "agent_options": {"agemem": {**config.agent_options, "checkpoint": f"transformers/{result.checkpoint}"},
+                              "agemem-norl": config.agent_options},
+            "out_dir": str(result.out_dir / "eval"), "leaderboard_dir": str(result.out_dir / "eval"),
+        })
+        outcome = run(evaluation)
+        print(f"evaluation (agemem vs agemem-norl): {outcome.leaderboard_md}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -70,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
-def _list() -> int:
+def _list(_args: argparse.Namespace) -> int:
     from agents.builtin import AGENTS
     from benchmarks.builtin import BENCHMARKS
     from harness.config import presets
@@ -87,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
     try:
-        return _run(args) if args.command == "run" else _list()
+        return {"run": _run, "train": _train, "list": _list}[args.command](args)
     except SuiteError as exc:
         print(f"agemem-bench: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -18,10 +18,6 @@ from pathlib import Path
 from typing import Any
 
 
-def episode_key(benchmark: str, split: str, task_id: str, agent: str, seed: int) -> str:
-    return f"{benchmark}/{split}/{task_id}/{agent}/seed{seed}"
-
-
 def safe_name(key: str) -> str:
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:80]
     return f"{readable}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"

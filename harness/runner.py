@@ -7,42 +7,28 @@ batch the concurrent calls); aggregate; publish. Running, scoring and publishing
 
 from __future__ import annotations
 
-import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from agents.api import Agent, Models
+from agents.episode import Job, now, play_episode
 from agents.builtin import AGENTS
-from agents.llm.api import ChatModel, Usage
+from agents.llm.api import ChatModel
 from agents.llm.batching import BatchingModel
 from agents.llm.spec import load_model
-from benchmarks.api import Benchmark, StepLimit, TaskRef
+from benchmarks.api import Benchmark, TaskRef
 from benchmarks.builtin import BENCHMARKS
 from benchmarks.data_dir import data_dir
 from benchmarks.errors import SuiteError
 from harness.config import RunConfig
 from harness.provenance import git_commit, machine, package_versions
-from harness.records import RunDir, episode_key, read_jsonl, safe_name
+from harness.records import RunDir, read_jsonl, safe_name
 from metrics.aggregate import aggregate
 from metrics.leaderboard import publish
-
-
-@dataclass(frozen=True)
-class Job:
-    benchmark: str
-    task: TaskRef
-    agent: str
-    seed: int
-
-    @property
-    def key(self) -> str:
-        return episode_key(self.benchmark, self.task.split, self.task.task_id, self.agent, self.seed)
 
 
 @dataclass(frozen=True)
@@ -53,10 +39,6 @@ class RunResult:
     episodes: int
     errors: int
     new_episodes: int
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _call(what: str, factory: Callable[..., Any], *args: Any, **options: Any) -> Any:
@@ -112,50 +94,6 @@ class ModelPool:
             model.close()
 
 
-def play_episode(benchmark: Benchmark, job: Job, agent: Agent, max_steps: int | None,
-                 workdir: Path | None = None) -> tuple[dict, list[dict]]:
-    """One episode: observation -> agent -> action -> environment, until terminated or truncated."""
-    if workdir is not None:  # a retried episode must not see its failed attempt's memory
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
-    inner = benchmark.make(job.task, seed=job.seed)
-    episode = StepLimit(inner, max_steps or inner.max_steps)
-    started, t0 = _now(), time.perf_counter()
-    usage: dict[str, Usage] = {}
-    steps: list[dict[str, Any]] = []
-    invalid = 0
-    try:
-        agent.reset(job.task, seed=job.seed, workdir=workdir)
-        observation = episode.reset()
-        while True:
-            decision = agent.act(observation)
-            result = episode.step(decision.action)
-            for role, used in decision.usage.items():
-                usage[role] = usage.get(role, Usage()) + used
-            invalid += 0 if result.valid else 1
-            steps.append({
-                "step": len(steps), "observation": observation.text, "goal": observation.goal,
-                "new_session": observation.new_session, "action": decision.action, "valid": result.valid,
-                "reward": result.reward, "progress": result.progress, "agent": dict(decision.trace),
-            })
-            observation = result.observation
-            if result.done:
-                break
-    finally:
-        episode.close()
-    record = {
-        "key": job.key, "benchmark": job.benchmark, "split": job.task.split, "task_id": job.task.task_id,
-        "agent": job.agent, "model": agent.policy.spec, "seed": job.seed, "success": bool(result.success), "progress": float(result.progress),
-        "terminated": result.terminated, "truncated": result.truncated, "steps": len(steps),
-        "invalid_actions": invalid, "metrics": dict(result.metrics),
-        "usage": {role: u.as_dict() for role, u in sorted(usage.items())},
-        "wall_seconds": round(time.perf_counter() - t0, 3), "task_info": dict(job.task.info),
-        "layout": dict(getattr(inner, "layout", {}) or {}), "agent_stats": dict(agent.episode_stats()),
-        "started": started, "finished": _now(),
-    }
-    return record, steps
-
-
 def data_label(provenance: dict[str, Any], split: str) -> str:
     """E.g. "data_dir:dev_distractor_part1.json" or "fixture:fixture.json": which data a leaderboard row used."""
     files = provenance.get("splits", {}).get(split, {}).get("files", [])
@@ -188,8 +126,8 @@ def run(config: RunConfig, *, models: Models | None = None, log: Callable[[str],
 
     meta = {
         "run_id": run_id, "config_hash": config_hash, "config": config.as_dict(), "data": data,
-        "commit": git_commit(), "packages": package_versions(), "machine": machine(), "created": _now(),
-        "updated": _now(), "model": {"spec": models.policy.spec, "label": models.policy.label},
+        "commit": git_commit(), "packages": package_versions(), "machine": machine(), "created": now(),
+        "updated": now(), "model": {"spec": models.policy.spec, "label": models.policy.label},
     }
     run_dir = RunDir.open(Path(config.out_dir) / run_id, meta)
     finished = run_dir.finished_keys()
@@ -210,7 +148,7 @@ def run(config: RunConfig, *, models: Models | None = None, log: Callable[[str],
     done = {r["key"] for r in records}
     errors = list({e["key"]: e for e in read_jsonl(run_dir.errors_path) if e["key"] not in done}.values())
     rows = aggregate(records, errors)
-    stamp = {"judge": "none (EM/F1 only)", "run_id": run_id, "commit": meta["commit"], "date": _now()[:10]}
+    stamp = {"judge": "none (EM/F1 only)", "run_id": run_id, "commit": meta["commit"], "date": now()[:10]}
     for row in rows:
         row.update(stamp, data_source=data_label(data.get(row["benchmark"], {}), row["split"]))
     csv_path, md_path = publish(rows, Path(config.leaderboard_dir))
@@ -249,7 +187,7 @@ def _play_all(config: RunConfig, benchmarks: dict[str, Benchmark], factories: di
                     run_dir.append_error({
                         "key": job.key, "benchmark": job.benchmark, "split": job.task.split, "agent": job.agent,
                         "model": model_label, "task_id": job.task.task_id, "seed": job.seed,
-                        "error": f"{type(exc).__name__}: {exc}"[:2000], "time": _now(),
+                        "error": f"{type(exc).__name__}: {exc}"[:2000], "time": now(),
                     })
                     bar.write(f"episode {job.key} failed: {type(exc).__name__}: {exc}"[:300])
                 else:

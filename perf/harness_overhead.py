@@ -19,7 +19,7 @@ from agents.llm.spec import EMBEDDED_MODEL_SPEC, load_model
 from agents.nomem import NoMemoryAgent
 from benchmarks.hotpotqa.benchmark import HotpotQA
 from harness.records import RunDir
-from harness.runner import Job, play_episode
+from agents.episode import Job, play_episode
 
 
 class InstantModel:

@@ -34,7 +34,7 @@ def test_list_names_everything_without_heavy_imports():
 def test_end_to_end_with_tiny_random_model(tmp_path, tiny_model_dir, capsys):
     config = tmp_path / "c.toml"
     config.write_text("[agent_options.nomem]\nmax_new_tokens = 12\n")
-    code = main(_run_args(tmp_path, "--model", f"transformers/{tiny_model_dir}", "--source", "fixture",
+    code = main(_run_args(tmp_path, "--model", f"transformers/{tiny_model_dir}", "--source", "fixture", "-a", "nomem",
                           "--limit", "3", "--concurrency", "3", "--config", str(config)))
     assert code == 0
     printed = capsys.readouterr().out

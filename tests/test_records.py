@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from harness.records import RunDir, episode_key
+from agents.episode import episode_key
+from harness.records import RunDir
 
 
 def _meta(h="abc"):

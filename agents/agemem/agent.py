@@ -96,6 +96,7 @@ class AgeMemAgent:
         self.stats: Counter[str] = Counter(sessions=1)
         self.tool_calls: Counter[str] = Counter()
         self.context_tokens_at_answer = 0
+        self.context_text_at_answer = ""
 
     def act(self, observation: Observation) -> AgentStep:
         if observation.new_session:
@@ -140,7 +141,7 @@ class AgeMemAgent:
             "tool_calls": {name: self.tool_calls.get(name, 0) for name in ALL_TOOLS},
             "rounds": self.rounds, **{k: self.stats.get(k, 0) for k in (
                 "invalid_rounds", "forced_answers", "tool_errors", "sessions", "auto_retrievals")},
-            "context_tokens_at_answer": self.context_tokens_at_answer,
+            "context_tokens_at_answer": self.context_tokens_at_answer, "context_text_at_answer": self.context_text_at_answer,
             "context_overflows": self.context.overflow_events, "context_dropped_messages": self.context.dropped_messages,
             "ltm_size": len(items), "ltm_items": [item.as_dict() for item in items],
         }
@@ -176,8 +177,11 @@ class AgeMemAgent:
 
     def _answer(self, answer: str, usage: dict[str, Usage], rounds: list[dict[str, Any]]) -> AgentStep:
         self.context_tokens_at_answer = self.context.tokens()
+        # What the policy could still see when it answered (the reward's preservation term reads it).
+        self.context_text_at_answer = "\n".join(m["content"] for m in self.context.messages)
         return AgentStep(action=answer, usage=usage, trace={
-            "rounds": rounds, "context_tokens": self.context_tokens_at_answer, "stage1": self.stage1})
+            "rounds": rounds, "context_tokens": self.context_tokens_at_answer, "stage1": self.stage1,
+            "context_overflows": self.context.overflow_events})
 
     def _execute(self, call: ToolCall, usage: dict[str, Usage]) -> dict[str, Any]:
         """Run one validated call; failures the policy can fix come back as results, never as exceptions."""
@@ -203,7 +207,8 @@ class AgeMemAgent:
             if call.name == "Summary_context":
                 rewrite = self.context.summarize(args["span"], self.summarizer, exclude_last=1)
                 _add(usage, "summarizer", rewrite.usage)
-                return {"tool": call.name, "status": "ok", "messages_summarized": rewrite.removed}
+                return {"tool": call.name, "status": "ok", "messages_summarized": rewrite.removed,
+                        "summary": rewrite.summary}
             rewrite = self.context.filter(args["criteria"], self.embedder, theta=self.theta, exclude_last=1)
             return {"tool": call.name, "status": "ok", "messages_removed": rewrite.removed}
         except (UnknownMemory, ValueError) as exc:

@@ -1,0 +1,1 @@
+"""Training of the AgeMem policy: step-wise GRPO on per-step samples of grouped rollouts."""

@@ -1,0 +1,104 @@
+"""One episode, the same for evaluation and training: observation -> agent -> action -> environment.
+
+Returns the summary record and the per-step trajectory; writing them is the caller's business (the runner
+appends them to a run directory, the trainer turns them into rewards).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agents.api import Agent
+from agents.llm.api import Usage
+from benchmarks.api import Benchmark, StepLimit, TaskRef
+
+
+def episode_key(benchmark: str, split: str, task_id: str, agent: str, seed: int) -> str:
+    return f"{benchmark}/{split}/{task_id}/{agent}/seed{seed}"
+
+
+@dataclass(frozen=True)
+class Job:
+    benchmark: str
+    task: TaskRef
+    agent: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return episode_key(self.benchmark, self.task.split, self.task.task_id, self.agent, self.seed)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def play_episode(
+    benchmark: Benchmark, job: Job, agent: Agent, max_steps: int | None, workdir: Path | None = None
+) -> tuple[dict, list[dict]]:
+    """One episode: observation -> agent -> action -> environment, until terminated or truncated."""
+    if workdir is not None:  # a retried episode must not see its failed attempt's memory
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+    inner = benchmark.make(job.task, seed=job.seed)
+    episode = StepLimit(inner, max_steps or inner.max_steps)
+    started, t0 = now(), time.perf_counter()
+    usage: dict[str, Usage] = {}
+    steps: list[dict[str, Any]] = []
+    invalid = 0
+    try:
+        agent.reset(job.task, seed=job.seed, workdir=workdir)
+        observation = episode.reset()
+        while True:
+            decision = agent.act(observation)
+            result = episode.step(decision.action)
+            for role, used in decision.usage.items():
+                usage[role] = usage.get(role, Usage()) + used
+            invalid += 0 if result.valid else 1
+            steps.append(
+                {
+                    "step": len(steps),
+                    "observation": observation.text,
+                    "goal": observation.goal,
+                    "new_session": observation.new_session,
+                    "action": decision.action,
+                    "valid": result.valid,
+                    "reward": result.reward,
+                    "progress": result.progress,
+                    "agent": dict(decision.trace),
+                }
+            )
+            observation = result.observation
+            if result.done:
+                break
+    finally:
+        episode.close()
+    record = {
+        "key": job.key,
+        "benchmark": job.benchmark,
+        "split": job.task.split,
+        "task_id": job.task.task_id,
+        "agent": job.agent,
+        "model": agent.policy.spec,
+        "seed": job.seed,
+        "success": bool(result.success),
+        "progress": float(result.progress),
+        "terminated": result.terminated,
+        "truncated": result.truncated,
+        "steps": len(steps),
+        "invalid_actions": invalid,
+        "metrics": dict(result.metrics),
+        "usage": {role: u.as_dict() for role, u in sorted(usage.items())},
+        "wall_seconds": round(time.perf_counter() - t0, 3),
+        "task_info": dict(job.task.info),
+        "layout": dict(getattr(inner, "layout", {}) or {}),
+        "agent_stats": dict(agent.episode_stats()),
+        "started": started,
+        "finished": now(),
+    }
+    return record, steps
