@@ -46,9 +46,7 @@ class StepSample:
         if not self.prompt_ids:
             raise ValueError("a step sample needs at least one prompt token")
         if len(self.old_logprobs) != len(self.completion_ids):
-            raise ValueError(
-                f"{len(self.old_logprobs)} old log-probs for {len(self.completion_ids)} completion tokens"
-            )
+            raise ValueError(f"{len(self.old_logprobs)} old log-probs for {len(self.completion_ids)} completion tokens")
 
 
 def group_advantages(rewards: Sequence[float], eps: float = 1e-6) -> list[float]:
@@ -85,9 +83,11 @@ def broadcast_advantages(
 
 
 def _batch_logprobs(model: Any, batch: Sequence[Tokens], pad_id: int) -> list[torch.Tensor]:
-    """One forward pass over right-padded prompt+completion; log-softmax gathered at the next-token positions.
+    """One forward pass over left-padded prompt+completion; log-softmax gathered at the next-token positions.
 
-    Right padding keeps every real token's positions and causal context identical to an unpadded pass.
+    Left padding with explicit position ids keeps every real token's positions and causal context identical to an
+    unpadded pass, and puts every completion at the end of its row, so the vocabulary projection runs only on the
+    last `longest completion + 1` positions instead of the whole prompt (the bulk of the memory and time).
     """
     device = next(model.parameters()).device
     seqs = [list(s.prompt_ids) + list(s.completion_ids) for s in batch]
@@ -95,13 +95,16 @@ def _batch_logprobs(model: Any, batch: Sequence[Tokens], pad_id: int) -> list[to
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for row, seq in enumerate(seqs):
-        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
+        ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+        mask[row, width - len(seq) :] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    keep = max(len(s.completion_ids) for s in batch) + 1
+    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
+                   use_cache=False, logits_to_keep=keep).logits
     out = []
     for row, sample in enumerate(batch):
-        start, n = len(sample.prompt_ids), len(sample.completion_ids)
-        step_logits = logits[row, start - 1 : start - 1 + n].float()  # position t predicts token t+1
+        n = len(sample.completion_ids)
+        step_logits = logits[row, keep - n - 1 : keep - 1].float()  # position t predicts token t+1
         target = torch.tensor(list(sample.completion_ids), dtype=torch.long, device=device)
         out.append(torch.log_softmax(step_logits, dim=-1).gather(-1, target[:, None]).squeeze(-1))
     return out
@@ -185,9 +188,9 @@ class StepwiseGRPO:
         cfg = self.config
         kept = [(s, float(a)) for s, a in zip(samples, advantages, strict=True) if s.completion_ids]
         n = len(kept)
-        sums = defaultdict(float)
+        sums: defaultdict[str, float] = defaultdict(float)
         self.model.train()  # configured dropout applies (none by default, so ratio == 1 on-policy)
-        self.optimizer.zero_grad(set_to_none=False)
+        self.optimizer.zero_grad()
         for i in range(0, n, cfg.micro_batch):
             chunk = kept[i : i + cfg.micro_batch]
             batch = [s for s, _ in chunk]
