@@ -6,9 +6,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmarks.errors import SuiteError
+
+TRAIN_DEFAULTS = Path(__file__).with_name("train.toml")  # the CPU-sized defaults of `agemem-bench train`
 
 FULL_SETS_HINT = (
     "Full evaluation sets: agemem-bench run --preset full --data-dir <data> "
@@ -50,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", dest="progress", action="store_false", default=None)
 
     train = sub.add_parser("train", help="step-wise GRPO training of AgeMem on HotpotQA's train split")
-    train.add_argument("--config", help="a TOML file overriding harness/presets/train.toml (see TrainConfig)")
+    train.add_argument("--config", help="a TOML file overriding harness/train.toml (see TrainConfig)")
     train.add_argument("-m", "--model", help="transformers/<id|path> to train")
     train.add_argument("--steps", type=int, help="GRPO steps")
     train.add_argument("--group-size", type=int, help="rollouts per question (the paper: 8)")
@@ -65,10 +68,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args: argparse.Namespace) -> int:
     from agents.agemem.train.trainer import TrainConfig, train
-    from harness.config import build_config, load_file, load_preset
+    from harness.config import build_config, load_file
     from harness.runner import run
 
-    layers = [load_preset("train"), load_file(args.config) if args.config else {}]
+    layers = [load_file(TRAIN_DEFAULTS), load_file(args.config) if args.config else {}]
     flags = {"model": args.model, "steps": args.steps, "group_size": args.group_size, "data_dir": args.data_dir,
              "out_dir": args.out_dir}
     settings: dict[str, Any] = {}

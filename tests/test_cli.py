@@ -78,3 +78,14 @@ def test_smoke_real_smollm2_two_hotpotqa_episodes(tmp_path, embedded_model_dir, 
         assert record["terminated"] and record["usage"]["policy"]["prompt_tokens"] > 100
         assert record["usage"]["policy"]["calls"] == record["steps"] >= 3
         assert 0.0 <= record["metrics"]["f1"] <= 1.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "steps"),
+    (["--model", "openai/m@http://127.0.0.1:9/v1"], "transformers"),
+    (["--config", "/nonexistent/train.toml"], "config file not found"),
+])
+def test_train_bad_input_is_one_line(tmp_path, args, message):
+    out = _cli("train", "--out", str(tmp_path / "train"), *args)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+    assert not (tmp_path / "train").exists()
