@@ -68,7 +68,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
 @pytest.mark.slow
 def test_smoke_real_smollm2_two_hotpotqa_episodes(tmp_path, embedded_model_dir, capsys):
     """The real embedded model on two real episodes (dev data when AGEMEM_DATA is set, else the fixture)."""
-    assert main(_run_args(tmp_path, "--limit", "2", "--concurrency", "2")) == 0
+    assert main(_run_args(tmp_path, "-a", "nomem", "--limit", "2", "--concurrency", "2")) == 0
     run_dir = next((tmp_path / "runs").iterdir())
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["model"]["spec"] == "transformers/smollm2-135m-instruct-q4_1"
