@@ -12,7 +12,7 @@ from typing import Any
 
 from agents.api import AgentStep, Models
 from agents.llm.api import ChatRequest, Message
-from agents.protocol import parse_answer
+from agents.protocol import parse_answer, restore_stop
 from benchmarks.api import Observation, TaskRef
 from benchmarks.errors import SuiteError
 
@@ -24,6 +24,8 @@ Reply in exactly this format and nothing else:
 When the message gives you information, reply with a short acknowledgement.
 When it asks a question, put only the short final answer (a name, a number, yes or no) inside <answer>.
 When it describes an environment, put exactly one action inside <answer>."""
+
+STOPS = ("</answer>",)
 
 
 def render_observation(observation: Observation) -> str:
@@ -79,15 +81,12 @@ class NoMemoryAgent:
                     messages=tuple(messages),
                     max_new_tokens=self.max_new_tokens,
                     temperature=self.temperature,
-                    stop=("</answer>",),
+                    stop=STOPS,
                     seed=self.seed,
                 )
             ]
         )[0]
-        # Backends cut the stop string from the text (as the OpenAI API does): restore the closing tag.
-        stopped = completion.finish_reason == "stop" and "</answer>" not in completion.text.rpartition("<answer>")[2]
-        stopped = stopped and "<answer>" in completion.text
-        text = completion.text + ("</answer>" if stopped else "")
+        text = restore_stop(completion.text, STOPS) if completion.finish_reason == "stop" else completion.text
         reply = parse_answer(text)
         self.stats["malformed_replies"] += 0 if reply.well_formed else 1
         self.history.append({"role": "assistant", "content": text})

@@ -7,6 +7,7 @@ and never evaluates anything; it reports whether the format was followed so inva
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_ACTION_CHARS = 2000  # an action longer than this is cut: no benchmark needs more, and records stay small
@@ -14,6 +15,7 @@ MAX_ACTION_CHARS = 2000  # an action longer than this is cut: no benchmark needs
 _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL | re.IGNORECASE)
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _TAG = re.compile(r"</?(?:think|answer)>", re.IGNORECASE)
+ACTION_TAGS = ("<tool_call>", "<answer>")
 
 
 @dataclass(frozen=True)
@@ -35,3 +37,14 @@ def parse_answer(text: str) -> ParsedReply:
         well_formed = False
     answer = " ".join(_TAG.sub(" ", answer).split())
     return ParsedReply(answer=answer[:MAX_ACTION_CHARS], well_formed=well_formed)
+
+
+def restore_stop(text: str, stops: Sequence[str] = ("</tool_call>", "</answer>")) -> str:
+    """Re-append the closing tag a backend cut as a stop string (as the OpenAI API does), if the last opened action
+    block is unclosed and its closing tag was one of the request's `stops`."""
+    opened = max(ACTION_TAGS, key=text.rfind)
+    start = text.rfind(opened)
+    closing = "</" + opened[1:]
+    if start == -1 or closing not in stops or text.find(closing, start) != -1:
+        return text
+    return text + closing

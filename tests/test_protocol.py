@@ -27,3 +27,13 @@ def test_never_raises_and_bounded(text):
     reply = parse_answer(text * 20)
     assert isinstance(reply.answer, str) and len(reply.answer) <= MAX_ACTION_CHARS
     assert "<answer>" not in reply.answer.lower()
+
+
+def test_restore_stop_only_restores_the_requested_stop_strings():
+    from agents.protocol import restore_stop
+
+    assert restore_stop("<think>t</think><answer>Paris", ("</answer>",)) == "<think>t</think><answer>Paris</answer>"
+    assert restore_stop("<answer>a</answer> then", ("</answer>",)) == "<answer>a</answer> then"
+    assert restore_stop("<answer>x <tool_call>[", ("</answer>",)) == "<answer>x <tool_call>["  # not a stop here
+    assert restore_stop("<answer>x <tool_call>[") == "<answer>x <tool_call>[</tool_call>"
+    assert restore_stop("plain text") == "plain text"

@@ -173,7 +173,7 @@ class AgeMemAgent:
             messages=tuple(self.context.prompt()), max_new_tokens=self.max_new_tokens,
             temperature=self.temperature, stop=STOPS, seed=self.seed, prefix=prefix,
         )])[0]
-        return restore_stop(completion.text), completion.usage
+        return restore_stop(completion.text, STOPS), completion.usage
 
     def _answer(self, answer: str, usage: dict[str, Usage], rounds: list[dict[str, Any]]) -> AgentStep:
         self.context_tokens_at_answer = self.context.tokens()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agents.agemem.tools import ALL_TOOLS, ToolCall, ToolCallError, show, validate_call
-from agents.protocol import MAX_ACTION_CHARS
+from agents.protocol import MAX_ACTION_CHARS, restore_stop  # noqa: F401 (part of this module's API)
 
 THINK, END_THINK = "<think>", "</think>"
 TOOL_CALL, END_TOOL_CALL = "<tool_call>", "</tool_call>"
@@ -63,14 +63,6 @@ def parse_policy_output(
         return PolicyOutput("tool_calls", think, _parse_calls(body, allowed_tools, max_calls), "", "")
     except _Invalid as exc:
         return PolicyOutput("invalid", "", (), "", str(exc))
-
-
-def restore_stop(text: str) -> str:
-    """Re-append the closing tag a backend cut as a stop string, if the last opened action block is unclosed."""
-    opened = max(_ACTIONS, key=text.rfind)
-    start = text.rfind(opened)
-    closing = "</" + opened[1:]
-    return text if start == -1 or text.find(closing, start) != -1 else text + closing
 
 
 def format_error_message(error: str) -> str:
