@@ -74,10 +74,6 @@ class Benchmark(Protocol):
         ...
 
 
-def clamp_progress(value: float) -> float:
-    return min(1.0, max(0.0, float(value)))
-
-
 class StepLimit:
     """Wraps any episode with a step cap (Gymnasium's TimeLimit): the step that reaches it is `truncated`."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from benchmarks.errors import SuiteError
@@ -25,13 +25,6 @@ class Registry(Generic[T]):
         if name in self._entries:
             raise ValueError(f"{self.kind} '{name}' is already registered")
         self._entries[name] = target
-
-    def decorator(self, name: str) -> Callable[[T], T]:
-        def wrap(obj: T) -> T:
-            self.register(name, obj)
-            return obj
-
-        return wrap
 
     def names(self) -> list[str]:
         return sorted(self._entries)

