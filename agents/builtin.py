@@ -1,4 +1,4 @@
-"""Built-in agents, by the names results are published under. Later issues add the memory baselines."""
+"""Built-in agents, by the names results are published under."""
 
 from __future__ import annotations
 
@@ -10,3 +10,7 @@ AGENTS.register("nomem", "agents.nomem:NoMemoryAgent")
 AGENTS.register("agemem", "agents.agemem.agent:agemem")
 AGENTS.register("agemem-norl", "agents.agemem.agent:agemem_norl")
 AGENTS.register("agemem-rag", "agents.agemem.agent:agemem_rag")
+AGENTS.register("mem0", "agents.baselines.agent:mem0")
+AGENTS.register("mem0g", "agents.baselines.agent:mem0g")
+AGENTS.register("amem", "agents.baselines.agent:amem")
+AGENTS.register("langmem", "agents.baselines.agent:langmem")

@@ -76,8 +76,12 @@ def play_episode(
             observation = result.observation
             if result.done:
                 break
+        stats = dict(agent.episode_stats())
     finally:
         episode.close()
+        close = getattr(agent, "close", None)  # agents holding stores or servers release them, even on failure
+        if close is not None:
+            close()
     record = {
         "key": job.key,
         "benchmark": job.benchmark,
@@ -97,7 +101,7 @@ def play_episode(
         "wall_seconds": round(time.perf_counter() - t0, 3),
         "task_info": dict(job.task.info),
         "layout": dict(getattr(inner, "layout", {}) or {}),
-        "agent_stats": dict(agent.episode_stats()),
+        "agent_stats": stats,
         "started": started,
         "finished": now(),
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.api import AgentStep, Models
-from agents.llm.api import ChatRequest, Message
+from agents.llm.api import ChatRequest, Message, Usage
 from agents.protocol import parse_answer, restore_stop
 from benchmarks.api import Observation, TaskRef
 from benchmarks.errors import SuiteError
@@ -74,7 +74,8 @@ class NoMemoryAgent:
             self.history = []
             self.stats["sessions"] += 1
         self.history.append({"role": "user", "content": render_observation(observation)})
-        messages = self._fit_context()
+        recalled, memory_trace = self.recall(observation)
+        messages = self._fit_context(recalled)
         completion = self.policy.generate(
             [
                 ChatRequest(
@@ -90,22 +91,38 @@ class NoMemoryAgent:
         reply = parse_answer(text)
         self.stats["malformed_replies"] += 0 if reply.well_formed else 1
         self.history.append({"role": "assistant", "content": text})
+        memory_usage, write_trace = self.remember(observation, reply.answer)
         return AgentStep(
             action=reply.answer,
-            usage={"policy": completion.usage},
+            usage={"policy": completion.usage, **memory_usage},
             trace={
                 "output": text,
                 "well_formed": reply.well_formed,
                 "finish_reason": completion.finish_reason,
                 "context_tokens": self.context_tokens_used,
+                **memory_trace,
+                **write_trace,
             },
         )
 
-    def _fit_context(self) -> list[Message]:
+    # Hooks for the memory baselines (agents.baselines.agent), which are this loop plus a store: the prompt, the
+    # context policy and the parsing stay identical, so results compare memory systems, not prompts.
+    def recall(self, observation: Observation) -> tuple[str, dict[str, Any]]:
+        """Text to put before the current message (memories), and what to record about it."""
+        return "", {}
+
+    def remember(self, observation: Observation, action: str) -> tuple[dict[str, Usage], dict[str, Any]]:
+        """Write the step to memory; the cost (by role, since recall) and what to record about it."""
+        return {}, {}
+
+    def _fit_context(self, recalled: str = "") -> list[Message]:
         """Drop the oldest turns until the prompt plus the reply fits the budget (the newest message stays)."""
         budget = self.context_tokens - self.max_new_tokens
         while True:
-            messages = [self.system, *self.history]
+            newest = self.history[-1]
+            if recalled:
+                newest = {"role": newest["role"], "content": f"{recalled}\n\n{newest['content']}"}
+            messages = [self.system, *self.history[:-1], newest]
             self.context_tokens_used = self.policy.count_tokens(messages)
             if self.context_tokens_used <= budget or len(self.history) <= 1:
                 return messages

@@ -62,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--eval", type=int, default=0, metavar="N",
                        help="then evaluate the checkpoint (agemem) vs the base model (agemem-norl) on N dev questions")
 
+    serve = sub.add_parser("serve", help="serve a model spec as an OpenAI-compatible chat endpoint (what the memory "
+                                         "baselines talk to; runs start their own per episode)")
+    serve.add_argument("-m", "--model", default=None, help="model spec (default: the embedded SmolLM2)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--threads", type=int, default=1, help="torch threads for in-process models")
+
     sub.add_parser("list", help="list benchmarks, agents, presets and model spec forms")
     return parser
 
@@ -81,7 +88,7 @@ def _train(args: argparse.Namespace) -> int:
     result = train(config)
     print(f"checkpoint: {result.checkpoint}")
     print(f"metrics: {result.metrics_csv} (curve: {result.out_dir / 'reward_curve.png'})")
-    if args.eval:
+    if args.eval and os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 evaluates
         evaluation = build_config({
             "name": "train-eval", "benchmarks": ["hotpotqa"], "agents": ["agemem", "agemem-norl"],
             "model": config.model, "split": config.eval_split, "limit": args.eval, "data_dir": config.data_dir,
@@ -112,6 +119,21 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from agents.llm.batching import BatchingModel
+    from agents.llm.serve import serve_forever
+    from agents.llm.spec import EMBEDDED_MODEL_SPEC, load_model
+
+    if not 0 <= args.port <= 65535:
+        raise SuiteError(f"serve: --port must be 0-65535, got {args.port}")
+    model = BatchingModel(load_model(args.model or EMBEDDED_MODEL_SPEC, threads=args.threads), max_batch=8)
+    try:
+        serve_forever(model, args.host, args.port)
+    except OSError as exc:
+        raise SuiteError(f"serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
 def _list(_args: argparse.Namespace) -> int:
     from agents.builtin import AGENTS
     from benchmarks.builtin import BENCHMARKS
@@ -129,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "train": _train, "list": _list}[args.command](args)
+        return {"run": _run, "train": _train, "serve": _serve, "list": _list}[args.command](args)
     except SuiteError as exc:
         print(f"agemem-bench: error: {exc}", file=sys.stderr)
         return exc.exit_code

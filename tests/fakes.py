@@ -24,7 +24,9 @@ class ScriptedModel:
         for request in requests:
             with self._lock:
                 self.requests.append(request)
-            text = request.prefix + self.reply(request.messages)  # like real backends: prefix + continuation
+            reply = self.reply(request.messages)
+            # like real backends, the forced prefix starts the text; a scripted full reply that already has it is kept
+            text = reply if request.prefix and reply.startswith(request.prefix) else request.prefix + reply
             out.append(Completion(text=text, usage=Usage(self.count_tokens(request.messages), len(text.split()), 1)))
         return out
 
@@ -54,3 +56,10 @@ def tool_call(name: str, **arguments: object) -> str:
 
 def answer(text: str) -> str:
     return f"<think>t</think><answer>{text}</answer>"
+
+
+def openai_tool_call(name: str, arguments: dict[str, object]) -> str:
+    """A model reply that agents.llm.serve turns into one OpenAI tool call (json.dumps default separators)."""
+    import json
+
+    return f'<tool_call>{{"name": {json.dumps(name)}, "arguments": {json.dumps(arguments)}}}</tool_call>'

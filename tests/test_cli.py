@@ -29,6 +29,7 @@ def test_list_names_everything_without_heavy_imports():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "hotpotqa" in out.stdout and "nomem" in out.stdout and "default" in out.stdout
+    assert all(name in out.stdout for name in ("mem0", "mem0g", "amem", "langmem"))
 
 
 def test_end_to_end_with_tiny_random_model(tmp_path, tiny_model_dir, capsys):
@@ -89,3 +90,29 @@ def test_train_bad_input_is_one_line(tmp_path, args, message):
     out = _cli("train", "--out", str(tmp_path / "train"), *args)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
     assert not (tmp_path / "train").exists()
+
+
+@pytest.mark.slow
+def test_every_memory_baseline_runs_end_to_end_with_counted_memory_calls(tmp_path, tiny_model_dir, capsys):
+    """Runner -> shared loop -> real library -> local endpoint -> in-process model, for all four baselines."""
+    agents = ["mem0", "mem0g", "amem", "langmem"]
+    code = main(_run_args(tmp_path, "--model", f"transformers/{tiny_model_dir}", "--source", "fixture",
+                          "-a", ",".join(agents), "--limit", "1", "--concurrency", "4"))
+    assert code == 0, capsys.readouterr().err
+    run_dir = next((tmp_path / "runs").iterdir())
+    records = {r["agent"]: r for r in map(json.loads, (run_dir / "episodes.jsonl").read_text().splitlines())}
+    assert sorted(records) == sorted(agents)
+    for name, record in records.items():
+        stats = record["agent_stats"]
+        assert stats["memory_backend"] == name and stats["memory"]["writes"] == record["steps"], name
+        assert record["usage"]["memory"]["calls"] == stats["memory_cost"]["write"]["calls"] + \
+            stats["memory_cost"]["retrieve"]["calls"] > 0, name
+        assert isinstance(stats["memory_items"], list), name
+    assert not any(p.name.startswith(("qdrant", "chroma")) for p in tmp_path.iterdir())  # stores under the run dir
+    table = pd.read_csv(tmp_path / "lb" / "results.csv")
+    assert set(table["agent"]) == set(agents)
+
+
+def test_serve_bad_port_is_one_line():
+    out = _cli("serve", "--port", "70000")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--port" in out.stderr, out.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -231,6 +232,20 @@ def train(model: torch.nn.Module, steps: int, **config: object) -> StepwiseGRPO:
     return trainer
 
 
+def test_missing_old_logprobs_mean_on_policy(tiny_model_dir: Path) -> None:
+    """old_logprobs=None (one update right after sampling) trains exactly like recomputed old log-probs."""
+    explicit, implicit = (StepwiseGRPO(load(tiny_model_dir), GRPOConfig(lr=1e-3), pad_id=PAD) for _ in range(2))
+    samples = on_policy(explicit.model)
+    stats = explicit.update(samples, broadcast_advantages(samples, REWARDS))
+    bare = [dataclasses.replace(s, old_logprobs=None) for s in samples]
+    bare_stats = implicit.update(bare, broadcast_advantages(bare, REWARDS))
+    assert bare_stats["ratio_mean"] == 1.0 and stats["ratio_mean"] == pytest.approx(1.0)
+    assert bare_stats["loss"] == pytest.approx(stats["loss"], abs=1e-6)
+    for a, b in zip(explicit.model.parameters(), implicit.model.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert not torch.allclose(next(implicit.model.parameters()), next(load(tiny_model_dir).parameters()))
+
+
 def test_same_seed_same_parameters(tiny_model_dir: Path) -> None:
     one, two = train(load(tiny_model_dir), 3).model, train(load(tiny_model_dir), 3).model
     assert all(torch.equal(a, b) for a, b in zip(one.parameters(), two.parameters(), strict=True))
@@ -345,3 +360,38 @@ def test_reward_rises_on_a_toy_task(tiny_model_dir: Path, beta: float) -> None:
     print(" ".join(f"{r:.2f}" for r in curve))
     last = sum(curve[-5:]) / 5
     assert last >= 0.8 and last >= p0 + 0.5, curve
+
+
+# --- data parallel ------------------------------------------------------------------------------------------------
+
+
+def _rank_update(rank: int, world: int, model_dir: str, init: str, out: str) -> None:
+    """One rank of a 2-process gloo group: update on its own group of samples, rank 0 saves the result."""
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        model = load(Path(model_dir))
+        samples = on_policy(model)
+        mine = [s for s in samples if s.group_id == "ab"[rank]]  # whole groups per rank
+        trainer = StepwiseGRPO(model, GRPOConfig(lr=1e-3), pad_id=PAD)
+        for _ in range(2):
+            stats = trainer.update(mine, broadcast_advantages(mine, REWARDS))
+        if rank == 0:
+            torch.save({"params": params(trainer.model), "stats": stats}, out)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_data_parallel_update_equals_one_process_on_all_samples(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import torch.multiprocessing as mp
+
+    out = tmp_path / "rank0.pt"
+    mp.spawn(_rank_update, args=(2, str(tiny_model_dir), f"file://{tmp_path / 'rendezvous'}", str(out)), nprocs=2)
+    parallel = torch.load(out, weights_only=True)
+    single = train(load(tiny_model_dir), 2)
+    samples = on_policy(load(tiny_model_dir))
+    for name, value in params(single.model).items():
+        assert torch.allclose(parallel["params"][name], value, atol=1e-6), name
+    assert parallel["stats"]["samples"] == len(samples)
+    assert not torch.allclose(parallel["params"]["model.embed_tokens.weight"],
+                              load(tiny_model_dir).model.embed_tokens.weight)

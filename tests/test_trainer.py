@@ -46,3 +46,57 @@ def test_refuses_evaluation_questions_and_bad_settings(tmp_path, tiny_model_dir)
         TrainConfig.from_dict({"stepz": 3})
     with pytest.raises(SuiteError, match="unknown grpo"):
         TrainConfig.from_dict({"grpo": {"betta": 0.1}})
+
+
+def test_tensorboard_logs_every_metric(tmp_path, tiny_model_dir):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = train(_config(tmp_path, tiny_model_dir, steps=1, tensorboard=True), log=lambda _: None)
+    events = EventAccumulator(str(result.out_dir / "tensorboard"))
+    events.Reload()
+    row = next(csv.DictReader(open(result.metrics_csv)))
+    assert set(events.Tags()["scalars"]) == {f"train/{key}" for key in row}
+    [reward] = events.Scalars("train/reward_mean")
+    assert reward.step == 1 and reward.value == pytest.approx(float(row["reward_mean"]), abs=1e-6)
+
+
+def _rank_train(rank, world, port, config, out):
+    import os
+
+    import torch
+
+    os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    try:
+        train(config, log=lambda _: None)
+        weights = {k: v.detach().clone() for k, v in _final_model(config).named_parameters()}
+        torch.save(weights, f"{out}/rank{rank}.pt")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _final_model(config):
+    from pathlib import Path
+
+    return AutoModelForCausalLM.from_pretrained(max(Path(config.out_dir, "checkpoints").glob("step-*")))
+
+
+def test_data_parallel_training_covers_both_ranks_and_writes_once(tmp_path, tiny_model_dir):
+    import socket
+
+    import torch
+    import torch.multiprocessing as mp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = _config(tmp_path, tiny_model_dir, steps=2)
+    mp.spawn(_rank_train, args=(2, port, config, str(tmp_path)), nprocs=2)
+    rows = list(csv.DictReader(open(tmp_path / "train" / "metrics.csv")))
+    assert [int(float(r["step"])) for r in rows] == [1, 2]  # one row per step, written by rank 0 only
+    assert all(float(r["rollouts"]) == 2 * config.group_size for r in rows)  # both ranks' rollouts in the row
+    assert sorted(p.name for p in (tmp_path / "train" / "checkpoints").iterdir()) == ["step-0001", "step-0002"]
+    zero, one = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
+    assert all(torch.equal(zero[k], one[k]) for k in zero)

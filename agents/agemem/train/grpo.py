@@ -38,14 +38,16 @@ class Tokens(Protocol):
 class StepSample:
     prompt_ids: tuple[int, ...]
     completion_ids: tuple[int, ...]
-    old_logprobs: tuple[float, ...]  # of completion_ids under the policy that sampled them
+    # Of completion_ids under the policy that sampled them. None = on-policy: one update right after the rollouts,
+    # so the current policy IS the sampling policy and its detached log-probs serve (saves a forward pass per sample).
+    old_logprobs: tuple[float, ...] | None
     trajectory_id: str
     group_id: str
 
     def __post_init__(self) -> None:
         if not self.prompt_ids:
             raise ValueError("a step sample needs at least one prompt token")
-        if len(self.old_logprobs) != len(self.completion_ids):
+        if self.old_logprobs is not None and len(self.old_logprobs) != len(self.completion_ids):
             raise ValueError(f"{len(self.old_logprobs)} old log-probs for {len(self.completion_ids)} completion tokens")
 
 
@@ -99,8 +101,12 @@ def _batch_logprobs(model: Any, batch: Sequence[Tokens], pad_id: int) -> list[to
         mask[row, width - len(seq) :] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     keep = max(len(s.completion_ids) for s in batch) + 1
-    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                   use_cache=False, logits_to_keep=keep).logits
+    padded = {"attention_mask": mask.to(device), "position_ids": positions.to(device)}
+    if all(len(s) == width for s in seqs):
+        # No padding: no explicit mask, so SDPA can take its fused causal kernel instead of materialising
+        # batch x heads x L x L attention weights for backward (tens of GB at L ~ 2,000 over 30 layers).
+        padded = {}
+    logits = model(input_ids=ids.to(device), use_cache=False, logits_to_keep=keep, **padded).logits
     out = []
     for row, sample in enumerate(batch):
         n = len(sample.completion_ids)
@@ -108,6 +114,18 @@ def _batch_logprobs(model: Any, batch: Sequence[Tokens], pad_id: int) -> list[to
         target = torch.tensor(list(sample.completion_ids), dtype=torch.long, device=device)
         out.append(torch.log_softmax(step_logits, dim=-1).gather(-1, target[:, None]).squeeze(-1))
     return out
+
+
+def distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized() and \
+        torch.distributed.get_world_size() > 1
+
+
+def _all_reduce(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum over ranks in place (a no-op in a single process)."""
+    if distributed():
+        torch.distributed.all_reduce(tensor)
+    return tensor
 
 
 def token_logprobs(model: Any, samples: Sequence[Tokens], *, pad_id: int, micro_batch: int = 4) -> list[torch.Tensor]:
@@ -182,23 +200,29 @@ class StepwiseGRPO:
         return [tuple(lp.tolist()) for lp in lps]
 
     def update(self, samples: Sequence[StepSample], advantages: Sequence[float]) -> dict[str, float]:
-        """One optimiser step over all samples: accumulate micro-batch gradients, clip the norm, step."""
+        """One optimiser step over all samples: accumulate micro-batch gradients, clip the norm, step.
+
+        Data parallel (torch.distributed initialised, e.g. under torchrun): each rank passes its own samples (whole
+        groups); the loss is normalised by the GLOBAL sample count and the summed gradients are all-reduced before
+        clipping, so every rank takes the step one process would take on the union of the samples."""
         if len(samples) != len(advantages):
             raise ValueError(f"{len(samples)} samples but {len(advantages)} advantages")
         cfg = self.config
         kept = [(s, float(a)) for s, a in zip(samples, advantages, strict=True) if s.completion_ids]
-        n = len(kept)
+        device = next(self.model.parameters()).device
+        n = int(_all_reduce(torch.tensor([float(len(kept))], device=device))[0])
         sums: defaultdict[str, float] = defaultdict(float)
         self.model.train()  # configured dropout applies (none by default, so ratio == 1 on-policy)
         self.optimizer.zero_grad()
-        for i in range(0, n, cfg.micro_batch):
+        for i in range(0, len(kept), cfg.micro_batch):
             chunk = kept[i : i + cfg.micro_batch]
             batch = [s for s, _ in chunk]
             ref = self._reference_logprobs(batch) if cfg.beta > 0 else None
             new = _batch_logprobs(self.model, batch, self.pad_id)
             total = new[0].new_zeros(())
             for j, (sample, adv) in enumerate(chunk):
-                old = torch.tensor(sample.old_logprobs, dtype=torch.float32, device=new[j].device)
+                old = (new[j].detach() if sample.old_logprobs is None
+                       else torch.tensor(sample.old_logprobs, dtype=torch.float32, device=new[j].device))
                 ratio = torch.exp(new[j] - old)
                 clipped = torch.clamp(ratio, 1 - cfg.clip_low, 1 + cfg.clip_high)
                 policy = -torch.minimum(ratio * adv, clipped * adv)
@@ -217,10 +241,18 @@ class StepwiseGRPO:
             sums["loss"] += float(total.detach())
         grad_norm = 0.0
         if n:
+            if distributed():
+                for p in self.params:  # a rank whose samples never touched p still joins the reduction
+                    p.grad = torch.zeros_like(p) if p.grad is None else p.grad
+                    _all_reduce(p.grad)
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm))
             self.optimizer.step()
             self.step += 1
         self.model.eval()
+        names = ("kl", "policy_loss", "clipped", "ratio", "tokens", "loss")  # the same on every rank
+        totals = _all_reduce(torch.tensor([sums[k] for k in names] + [float(len(samples) - len(kept))],
+                                          dtype=torch.float64, device=device)).tolist()
+        sums = defaultdict(float, zip(names, totals, strict=False))
         tokens = max(sums["tokens"], 1.0)
         return {
             "loss": sums["loss"],
@@ -230,7 +262,7 @@ class StepwiseGRPO:
             "ratio_mean": sums["ratio"] / tokens,
             "tokens": sums["tokens"],
             "samples": float(n),
-            "skipped_empty": float(len(samples) - n),
+            "skipped_empty": totals[-1],
             "grad_norm": grad_norm,
             "step": float(self.step),
         }

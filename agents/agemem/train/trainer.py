@@ -57,6 +57,8 @@ class TrainConfig:
     judge: str = "lexical"  # or a model spec for an LLM judge
     save_every: int = 1
     threads: int = 1
+    model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {device = "cuda", dtype = "bfloat16"}
+    tensorboard: bool = False  # also log every metrics.csv column to out_dir/tensorboard
     agent_options: dict[str, Any] = field(default_factory=dict)
     benchmark_options: dict[str, Any] = field(default_factory=dict)
     reward: dict[str, float] = field(default_factory=dict)  # RewardWeights fields
@@ -112,12 +114,6 @@ class RecordingModel:
         pass
 
 
-@dataclass(frozen=True)
-class _Pair:
-    prompt_ids: tuple[int, ...]
-    completion_ids: tuple[int, ...]
-
-
 def refuse_leaks(train: Sequence[TaskRef], evaluation: Sequence[TaskRef], questions: dict[str, str]) -> None:
     """No training id or question may appear in the evaluation split."""
     ids = {t.task_id for t in train} & {t.task_id for t in evaluation}
@@ -130,7 +126,12 @@ def refuse_leaks(train: Sequence[TaskRef], evaluation: Sequence[TaskRef], questi
 
 
 def train(config: TrainConfig, *, log: Callable[[str], None] = print) -> TrainResult:
+    """Train; under torchrun/accelerate launch (WORLD_SIZE > 1) every rank plays its own questions and rank 0 writes."""
     import torch
+
+    rank, world = _join_process_group(config.model_options)
+    if rank:
+        log = lambda _message: None
 
     bench = HotpotQA(data_dir=data_dir(config.data_dir), source=config.data_source, **config.benchmark_options)
     if config.train_split not in bench.splits():
@@ -145,30 +146,34 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print) -> TrainRe
     settings = asdict(config)
     if saved.exists() and _resumable(json.loads(saved.read_text())) != _resumable(settings):
         raise SuiteError(f"train: {out} holds a run with another config; choose another out_dir")
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(settings, indent=2, sort_keys=True))
+    if rank == 0:
+        (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps(settings, indent=2, sort_keys=True))
+    _barrier()
     latest = _latest_checkpoint(out)
     grpo_config = GRPOConfig(**{"seed": config.seed, **config.grpo})
     # Full fine-tuning resumes from the saved weights; LoRA rebuilds on the base and reloads its adapter.
     spec = f"transformers/{latest}" if latest is not None and not grpo_config.lora else config.model
-    backend = load_model(spec, threads=config.threads)
+    backend = load_model(spec, threads=config.threads, **config.model_options)
     trainer = StepwiseGRPO(backend.model, grpo_config, pad_id=backend.pad_id)
     backend.model = trainer.model
     if latest is not None:
         trainer.load_state(latest)
         log(f"resuming from {latest} (step {trainer.step})")
-    torch.manual_seed(config.seed + trainer.step)
+    torch.manual_seed(config.seed + trainer.step + 100_003 * rank)  # ranks sample different rollouts
     policy = BatchingModel(backend, max_batch=config.group_size * config.questions_per_step)
     judge: Judge = LexicalJudge() if config.judge == "lexical" else LLMJudge(load_model(config.judge))
     weights = RewardWeights(**config.reward)
     order = random.Random(config.seed).sample(range(len(tasks)), len(tasks))
     metrics_csv = out / "metrics.csv"
     checkpoint = latest or Path(config.model)
+    writer = _tensorboard(out) if config.tensorboard and rank == 0 else None
+    per_step = config.questions_per_step * world
     try:
         while trainer.step < config.steps:
             step = trainer.step
             started = time.perf_counter()
-            chosen = [tasks[order[(step * config.questions_per_step + i) % len(tasks)]]
+            chosen = [tasks[order[(step * per_step + rank * config.questions_per_step + i) % len(tasks)]]
                       for i in range(config.questions_per_step)]
             rollouts = _rollouts(bench, chosen, config, policy, backend.prompt_ids)
             samples, rewards, breakdowns = [], {}, []
@@ -182,21 +187,78 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print) -> TrainRe
                 trajectory = f"{task.task_id}/{k}"
                 rewards[trajectory] = breakdown.total
                 breakdowns.append(breakdown)
-                pairs = [_Pair(p, c) for p, c in recorder.pairs]
-                old = trainer.policy_logprobs(pairs)
-                samples += [StepSample(p.prompt_ids, p.completion_ids, lp, trajectory, task.task_id)
-                            for p, lp in zip(pairs, old, strict=True)]
+                # One update per batch of rollouts: on-policy, old log-probs = the detached current ones.
+                samples += [StepSample(p, c, None, trajectory, task.task_id) for p, c in recorder.pairs]
             stats = trainer.update(samples, broadcast_advantages(samples, rewards))
-            row = _row(step, breakdowns, stats, time.perf_counter() - started)
-            _append_csv(metrics_csv, row)
-            log(f"step {step + 1}/{config.steps}: reward {row['reward_mean']:.3f} (task {row['task_mean']:.3f}) "
-                f"loss {row['loss']:.4f} kl {row['kl']:.4f} in {row['seconds']:.0f} s")
+            breakdowns = _gather(breakdowns)
+            if rank == 0:
+                row = _row(step, breakdowns, stats, time.perf_counter() - started)
+                _append_csv(metrics_csv, row)
+                if writer is not None:
+                    for key, value in row.items():
+                        writer.add_scalar(f"train/{key}", value, step + 1)
+                    writer.flush()
+                log(f"step {step + 1}/{config.steps}: reward {row['reward_mean']:.3f} (task {row['task_mean']:.3f}) "
+                    f"loss {row['loss']:.4f} kl {row['kl']:.4f} in {row['seconds']:.0f} s")
             if trainer.step % config.save_every == 0 or trainer.step == config.steps:
-                checkpoint = trainer.save(out / "checkpoints" / f"step-{trainer.step:04d}", backend.tokenizer)
-                plot_rewards(metrics_csv, out / "reward_curve.png")
+                checkpoint = out / "checkpoints" / f"step-{trainer.step:04d}"
+                if rank == 0:
+                    trainer.save(checkpoint, backend.tokenizer)
+                    plot_rewards(metrics_csv, out / "reward_curve.png")
+                _barrier()  # no rank reads or resumes from a checkpoint rank 0 is still writing
     finally:
         policy.close()
+        if writer is not None:
+            writer.close()
     return TrainResult(out, checkpoint, metrics_csv, trainer.step)
+
+
+def _join_process_group(model_options: dict[str, Any]) -> tuple[int, int]:
+    """(rank, world size): joins the group torchrun / accelerate launch describe in the environment, if any."""
+    import os
+
+    import torch
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    if not torch.distributed.is_initialized():
+        cuda = str(model_options.get("device", "cpu")).startswith("cuda")
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        torch.distributed.init_process_group("nccl" if cuda else "gloo")
+    return torch.distributed.get_rank(), torch.distributed.get_world_size()
+
+
+def _gather(items: list) -> list:
+    """Every rank's items, in rank order (the metrics row covers all rollouts of the step)."""
+    from agents.agemem.train.grpo import distributed
+
+    if not distributed():
+        return items
+    import torch
+
+    gathered: list[list] = [[] for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather_object(gathered, items)
+    return [item for part in gathered for item in part]
+
+
+def _barrier() -> None:
+    from agents.agemem.train.grpo import distributed
+
+    if distributed():
+        import torch
+
+        torch.distributed.barrier()
+
+
+def _tensorboard(out: Path) -> Any:
+    from benchmarks.errors import require
+
+    require("tensorboard", "train")
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir=str(out / "tensorboard"))
 
 
 def _rollouts(bench: HotpotQA, chosen: list[TaskRef], config: TrainConfig, policy: ChatModel,
@@ -218,7 +280,7 @@ def _rollouts(bench: HotpotQA, chosen: list[TaskRef], config: TrainConfig, polic
 
 def _row(step: int, breakdowns: list, stats: dict[str, float], seconds: float) -> dict[str, float]:
     totals = [b.total for b in breakdowns]
-    row: dict[str, float] = {"step": step + 1, "reward_mean": statistics.fmean(totals),
+    row: dict[str, float] = {"step": step + 1, "rollouts": len(totals), "reward_mean": statistics.fmean(totals),
                              "reward_std": statistics.stdev(totals) if len(totals) > 1 else 0.0}
     for name in ("task", "context", "memory", "compression", "preventive", "preservation", "storage",
                  "maintenance", "relevance", "overflow_penalty", "rounds_penalty"):
