@@ -15,3 +15,5 @@ BenchmarkFactory = Callable[..., Benchmark]
 
 BENCHMARKS: Registry[BenchmarkFactory] = Registry("benchmark")
 BENCHMARKS.register("hotpotqa", "benchmarks.hotpotqa.benchmark:HotpotQA")
+BENCHMARKS.register("pddl", "benchmarks.pddl.benchmark:PDDL")
+BENCHMARKS.register("babyai", "benchmarks.babyai.benchmark:BabyAI")

@@ -91,7 +91,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.eval and os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 evaluates
         evaluation = build_config({
             "name": "train-eval", "benchmarks": ["hotpotqa"], "agents": ["agemem", "agemem-norl"],
-            "model": config.model, "split": config.eval_split, "limit": args.eval, "data_dir": config.data_dir,
+            "model": config.model, "model_options": config.model_options, "threads": config.threads,
+            "split": config.eval_split, "limit": args.eval, "data_dir": config.data_dir,
             "data_source": config.data_source, "benchmark_options": {"hotpotqa": config.benchmark_options},
             "agent_options": {"agemem": {**config.agent_options, "checkpoint": f"transformers/{result.checkpoint}"},
                               "agemem-norl": config.agent_options},

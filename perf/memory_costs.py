@@ -31,12 +31,12 @@ from agents.llm.spec import EMBEDDED_MODEL_SPEC, load_model
 from benchmarks.data_dir import data_dir
 from benchmarks.hotpotqa.benchmark import HotpotQA
 
-BACKENDS = {
+BACKENDS = {  # AgeMem's store (defined below) first: cheapest, so a broken setup shows at once
+    "agemem": "",
     "mem0": "agents.baselines.mem0:Mem0Memory",
     "mem0g": "agents.baselines.mem0:Mem0GraphMemory",
     "amem": "agents.baselines.amem:AMemMemory",
     "langmem": "agents.baselines.langmem:LangMemMemory",
-    "agemem": "perf.memory_costs:AgeMemStore",
 }
 
 
@@ -101,7 +101,7 @@ def measure(name: str, model: Any, writes: list[str], queries: list[str], k: int
     import importlib
 
     module, _, cls = BACKENDS[name].partition(":")
-    backend = getattr(importlib.import_module(module), cls)()
+    backend = getattr(importlib.import_module(module), cls)() if module else AgeMemStore()
     workdir = Path(tempfile.mkdtemp(prefix=f"costs-{name}-"))
     costs = {"write": Costs(), "retrieve": Costs()}
     try:
@@ -153,6 +153,8 @@ def main() -> None:
             started = time.perf_counter()
             rows.append(measure(name, model, writes, queries, args.k))
             print(f"  {name}: done in {time.perf_counter() - started:.0f} s", flush=True)
+            if args.json:  # after every backend: a crash later loses nothing measured
+                args.json.write_text(json.dumps({"model": model.spec, "data": source, "rows": rows}, indent=2))
     finally:
         model.close()
     print("\n| backend | op | n | LLM calls | prompt tok | completion tok | wall s | errors | malformed | items |")
@@ -163,8 +165,6 @@ def main() -> None:
             print(f"| {row['backend']} | {op} | {s['n']} | {s['calls']:.1f} | {s['prompt_tokens']:.0f} | "
                   f"{s['completion_tokens']:.0f} | {s['seconds']:.2f} | {s['errors']} | {s['malformed']} | "
                   f"{row['stored_items'] if op == 'write' else ''} |")
-    if args.json:
-        args.json.write_text(json.dumps({"model": model.spec, "data": source, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
