@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.llm.loading import serialize_model_loading
 from benchmarks.errors import SuiteError, require
 from benchmarks.hub import hub_unavailable_reason
 
@@ -83,6 +84,7 @@ def _load(source: str, label: str, device: str) -> Embedder:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # per-load bars would drown the run's own progress bar
+    serialize_model_loading()
     try:
         model = sentence_transformers.SentenceTransformer(source, device=device, local_files_only=Path(source).is_dir())
     except (OSError, ValueError, RuntimeError) as exc:

@@ -49,12 +49,14 @@ def episode_metrics(record: Mapping[str, Any]) -> dict[str, float]:
         "wall_seconds": float(record["wall_seconds"]),
     }
     row.update({k: float(v) for k, v in record.get("metrics", {}).items()})
-    calls = 0
+    calls = tokens = 0
     for role, usage in record.get("usage", {}).items():
         row[f"{role}_prompt_tokens"] = float(usage["prompt_tokens"])
         row[f"{role}_completion_tokens"] = float(usage["completion_tokens"])
         calls += int(usage["calls"])
+        tokens += int(usage["prompt_tokens"]) + int(usage["completion_tokens"])
     row["llm_calls"] = float(calls)
+    row["total_tokens"] = float(tokens)  # every role: policy, memory library, summarizer, judge
     return row
 
 

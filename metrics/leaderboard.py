@@ -23,9 +23,12 @@ SUMMARY = (
     ("exact_match", "EM %", 100.0),
     ("f1", "F1 %", 100.0),
     ("grounding_accuracy", "grounding %", 100.0),
-    ("policy_prompt_tokens", "prompt tok/ep", 1.0),
-    ("policy_completion_tokens", "completion tok/ep", 1.0),
-    ("llm_calls", "LLM calls/ep", 1.0),
+    ("policy_prompt_tokens", "policy prompt tok/ep", 1.0),
+    ("policy_completion_tokens", "policy completion tok/ep", 1.0),
+    ("memory_prompt_tokens", "memory prompt tok/ep", 1.0),
+    ("memory_completion_tokens", "memory completion tok/ep", 1.0),
+    ("total_tokens", "all tok/ep", 1.0),
+    ("llm_calls", "LLM calls/ep (all roles)", 1.0),
     ("wall_seconds", "s/ep", 1.0),
 )
 

@@ -29,6 +29,15 @@ def test_aggregate_rows():
     assert by["exact_match"]["value"] == 0.5 and by["policy_prompt_tokens"]["value"] == 200
     assert by["grounding_accuracy"]["value"] == 0.75 and by["llm_calls"]["value"] == 4
     assert by["errors"]["value"] == 1 and by["success_rate"]["n"] == 2
+    assert by["total_tokens"]["value"] == 210
+
+
+def test_memory_library_tokens_and_calls_count_towards_the_totals():
+    record = _record(True, 1.0, 1.0)
+    record["usage"]["memory"] = {"prompt_tokens": 500, "completion_tokens": 50, "calls": 3, "seconds": 9.0}
+    by = {r["metric"]: r["value"] for r in aggregate([record])}
+    assert by["memory_prompt_tokens"] == 500 and by["memory_completion_tokens"] == 50
+    assert by["total_tokens"] == 100 + 10 + 500 + 50 and by["llm_calls"] == 4 + 3
 
 
 def _rows(run_id, value):

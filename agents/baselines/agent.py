@@ -30,6 +30,7 @@ from typing import Any
 from agents.api import Models
 from agents.baselines.api import Endpoint, MemoryBackend
 from agents.llm.api import Usage
+from agents.llm.loading import serialize_model_loading
 from agents.llm.serve import LedgerSnapshot, OpenAIServer
 from agents.nomem import NoMemoryAgent
 from benchmarks.api import Observation, TaskRef
@@ -118,6 +119,7 @@ class MemoryAgent(NoMemoryAgent):
         self._shared, self.backend, self._server = shared, shared.backend, shared.server
 
     def _open(self, backend: MemoryBackend, workdir: Path, scope: str) -> OpenAIServer:
+        serialize_model_loading()  # the libraries load embedding models from episode threads
         workdir.mkdir(parents=True, exist_ok=True)
         server = OpenAIServer(self.memory_model, max_tokens_cap=self.memory_max_tokens).start()
         endpoint = Endpoint(base_url=server.base_url, model=self.memory_model.spec,

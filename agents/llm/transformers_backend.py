@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.llm import embedded
 from agents.llm.api import ChatRequest, Completion, Message, Usage
+from agents.llm.loading import serialize_model_loading
 from benchmarks.errors import SuiteError
 from benchmarks.hub import hub_unavailable_reason
 
@@ -48,6 +49,7 @@ class TransformersModel:
         self.max_batch_size = max_batch_size
         self.device = _resolve_device(device)
         torch_dtype = _resolve_dtype(dtype, self.device)
+        serialize_model_loading()  # before _resolve_source: the embedded model's first use converts it
         source, local, self.label = _resolve_source(name)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
