@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
+from benchmarks.errors import SuiteError
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -72,6 +74,12 @@ class Benchmark(Protocol):
     def provenance(self) -> Mapping[str, Any]:
         """Where the tasks came from (data source, files and their hashes, package versions, settings)."""
         ...
+
+
+def check_owner(benchmark: Benchmark, task: TaskRef) -> None:
+    """The guard at the top of every `make`: a task from another benchmark is the caller's mistake, said in one line."""
+    if task.benchmark != benchmark.name:
+        raise SuiteError(f"task '{task.task_id}' belongs to benchmark '{task.benchmark}', not '{benchmark.name}'")
 
 
 class StepLimit:

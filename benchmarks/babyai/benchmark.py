@@ -34,7 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks.api import Observation, StepResult, TaskRef
+from benchmarks.api import Observation, StepResult, TaskRef, check_owner
 from benchmarks.babyai import actions as act
 from benchmarks.babyai.progress import LabelProgress, TreeProgress
 from benchmarks.babyai.scene import observe, render
@@ -255,8 +255,7 @@ class BabyAI:
         return self._by_id[task_id]
 
     def make(self, task: TaskRef, seed: int = 0) -> BabyAIEpisode:
-        if task.benchmark != self.name:
-            raise SuiteError(f"task '{task.task_id}' belongs to benchmark '{task.benchmark}', not '{self.name}'")
+        check_owner(self, task)
         if task.split not in self.splits():
             raise SuiteError(f"babyai has no split '{task.split}'")
         return BabyAIEpisode(self.task(task.task_id), self.settings)

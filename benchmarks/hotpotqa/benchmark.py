@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from benchmarks.api import Observation, StepResult, TaskRef
+from benchmarks.api import Observation, StepResult, TaskRef, check_owner
 from benchmarks.data_dir import data_dir as resolve_data_dir
 from benchmarks.errors import SuiteError
 from benchmarks.hotpotqa import data
@@ -196,8 +196,7 @@ class HotpotQA:
         return self._load(split).tasks
 
     def make(self, task: TaskRef, seed: int = 0) -> HotpotEpisode:
-        if task.benchmark != self.name:
-            raise SuiteError(f"task '{task.task_id}' belongs to benchmark '{task.benchmark}', not '{self.name}'")
+        check_owner(self, task)
         record = self._load(task.split).by_id.get(task.task_id)
         if record is None:
             raise SuiteError(f"hotpotqa split '{task.split}' has no task '{task.task_id}'")

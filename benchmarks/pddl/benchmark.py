@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from benchmarks.api import Observation, StepResult, TaskRef
+from benchmarks.api import Observation, StepResult, TaskRef, check_owner
 from benchmarks.data_dir import data_dir as resolve_data_dir
 from benchmarks.errors import SuiteError
 from benchmarks.pddl import data
@@ -216,8 +216,7 @@ class PDDL:
         return self._by_id[task_id]
 
     def make(self, task: TaskRef, seed: int = 0) -> PDDLEpisode:
-        if task.benchmark != self.name:
-            raise SuiteError(f"task '{task.task_id}' belongs to benchmark '{task.benchmark}', not '{self.name}'")
+        check_owner(self, task)
         if task.split not in self.splits():
             raise SuiteError(f"pddl has no split '{task.split}'")
         return PDDLEpisode(load_problem(self.task(task.task_id)), self.settings)
