@@ -313,6 +313,27 @@ def test_lora_resume_from_the_original_base(tiny_model_dir: Path, tmp_path: Path
         assert torch.allclose(a, b, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
+@pytest.mark.parametrize("lora", [False, True])
+def test_policy_weights_are_the_merged_model_and_leave_it_untouched(tiny_model_dir: Path, lora: bool) -> None:
+    """What a rollout engine (vLLM) receives after an update: the merged policy under the base model's names."""
+    if lora:
+        pytest.importorskip("peft")
+    trainer = StepwiseGRPO(load(tiny_model_dir), GRPOConfig(beta=0.0, lr=1e-2, lora=lora), pad_id=PAD)
+    samples = on_policy(trainer.model)
+    for _ in range(2):
+        trainer.update(samples, broadcast_advantages(samples, REWARDS))
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    pushed = dict(trainer.policy_weights())
+    expected = (copy.deepcopy(trainer.model).merge_and_unload() if lora else trainer.model).state_dict()
+    assert set(pushed) == set(expected) == set(load(tiny_model_dir).state_dict())
+    for name, tensor in expected.items():
+        assert torch.allclose(pushed[name], tensor, atol=1e-6), name
+    changed = [n for n, t in pushed.items() if not torch.equal(t, load(tiny_model_dir).state_dict()[n])]
+    assert changed  # the update is in what gets pushed
+    assert all(torch.equal(v, trainer.model.state_dict()[k]) for k, v in before.items())  # nothing merged in place
+
+
 # --- learnable signal ---------------------------------------------------------------------------------------------
 
 # Two new tokens, not four: the tiny model ties input and output embeddings, so the advantage given to the later

@@ -100,3 +100,49 @@ def test_data_parallel_training_covers_both_ranks_and_writes_once(tmp_path, tiny
     assert sorted(p.name for p in (tmp_path / "train" / "checkpoints").iterdir()) == ["step-0001", "step-0002"]
     zero, one = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
     assert all(torch.equal(zero[k], one[k]) for k in zero)
+
+
+def test_a_separate_rollout_engine_samples_and_gets_every_update(tmp_path, tiny_model_dir, monkeypatch):
+    """The vLLM path's wiring, with a second transformers copy standing in for the engine (vLLM needs a GPU)."""
+    import torch
+
+    from agents.agemem.train import trainer as trainer_module
+    from agents.llm.transformers_backend import TransformersModel
+
+    class SyncedCopy(TransformersModel):
+        """Its own copy of the weights that changes only through load_weights, as a vLLM engine's does."""
+
+        syncs = generated = 0
+
+        def load_weights(self, weights):
+            self.model.load_state_dict(dict(weights), strict=True)
+            self.syncs += 1
+            self.held = {k: v.clone() for k, v in self.model.state_dict().items()}  # closed engines drop the model
+
+        def generate(self, requests):
+            self.generated += len(requests)
+            return super().generate(requests)
+
+    engine = SyncedCopy(str(tiny_model_dir))
+    monkeypatch.setattr(trainer_module, "_rollout_engine", lambda config, backend: engine)
+    monkeypatch.setattr(trainer_module, "require", lambda module, extra: None)  # the vllm import check
+    result = train(_config(tmp_path, tiny_model_dir, rollout_engine="vllm", grpo={"lr": 1e-2, "lora": True}),
+                   log=lambda _: None)
+    assert engine.generated > 0 and engine.syncs == 1 + result.steps_done  # once at start, then after every update
+    trained = AutoModelForCausalLM.from_pretrained(result.checkpoint).state_dict()
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    assert any(not torch.equal(trained[k], base[k]) for k in trained)
+    for name, tensor in engine.held.items():
+        assert torch.allclose(tensor, trained[name], atol=1e-6), name
+
+
+def test_rollout_engine_settings_are_checked(tmp_path, tiny_model_dir):
+    import importlib.util
+
+    if importlib.util.find_spec("vllm"):
+        pytest.skip("vllm is installed here: the missing-extra message cannot be shown")
+    with pytest.raises(SuiteError, match="rollout_engine must be one of"):
+        TrainConfig.from_dict({"rollout_engine": "sglang"})
+    with pytest.raises(SuiteError, match=r"agemem-bench\[vllm\]"):  # vllm is not installed in the test env
+        train(_config(tmp_path, tiny_model_dir, rollout_engine="vllm"), log=lambda _: None)
+    assert not (tmp_path / "train").exists()  # refused before writing anything

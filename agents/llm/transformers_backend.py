@@ -49,8 +49,8 @@ class TransformersModel:
         self.max_batch_size = max_batch_size
         self.device = _resolve_device(device)
         torch_dtype = _resolve_dtype(dtype, self.device)
-        serialize_model_loading()  # before _resolve_source: the embedded model's first use converts it
-        source, local, self.label = _resolve_source(name)
+        serialize_model_loading()  # before resolve_source: the embedded model's first use converts it
+        source, local, self.label = resolve_source(name)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
             model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, local_files_only=local)
@@ -181,7 +181,7 @@ def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
     return text if index < 0 else text[:index]
 
 
-def _resolve_source(name: str) -> tuple[str, bool, str]:
+def resolve_source(name: str) -> tuple[str, bool, str]:
     """(what to pass to from_pretrained, local_files_only, label); never touches the network for local dirs."""
     if name == embedded.NAME:
         return str(embedded.ensure_cached()), True, embedded.LABEL

@@ -4,16 +4,45 @@ Prompts are chat-templated with the engine's own tokenizer and passed as token i
 appended after the generation prompt exactly as in the transformers backend, and usage counts are exact.
 vLLM is an optional extra with its own torch pin: install it in a separate environment (`agemem-bench[vllm]`).
 Greedy requests (temperature 0) ignore the seed; sampled requests are reproducible per seed.
+
+GRPO rollouts (TrainConfig.rollout_engine = "vllm") push the trained policy into the engine after every update:
+`load_weights` writes the weights to one safetensors file (in /dev/shm when it exists) and asks every worker,
+through `collective_rpc`, to load it with the model's own `load_weights` (which knows its fused and sharded
+layouts); then it drops the prefix cache, whose KV entries were computed with the old weights. A file, because
+tensors passed as RPC arguments arrive in the workers as plain lists. Exact and simple; a 7B model costs seconds
+per sync; NCCL transfer (vLLM's weight_transfer) would be the next step.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from agents.llm.api import ChatRequest, Completion, Message, Usage
 from benchmarks.errors import require
+
+WEIGHT_SYNC_EXTENSION = "agents.llm.vllm_backend.PolicyWeightSync"
+
+
+class PolicyWeightSync:
+    """vLLM worker extension (imported inside every worker by its path): receives the policy being trained."""
+
+    model_runner: Any  # set by the vLLM worker this class is mixed into
+
+    def load_policy_weights(self, path: str) -> int:
+        import inspect
+
+        from safetensors.torch import load_file
+
+        weights = load_file(path, device="cpu")
+        in_place = getattr(self.model_runner, "reload_weights", None)  # the worker's own wrapper takes **kwargs
+        if in_place is not None and "weights_iterator" in inspect.signature(in_place).parameters:
+            # Recent vLLM: in place, also where kernels repacked the weights after loading (the CPU backend does).
+            self.reload_weights(weights_iterator=iter(weights.items()))  # type: ignore[attr-defined]
+        else:
+            self.model_runner.get_model().load_weights(weights=weights.items())
+        return len(weights)
 
 
 class VLLMModel:
@@ -36,6 +65,7 @@ class VLLMModel:
             gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
             dtype=dtype,
+            worker_extension_cls=WEIGHT_SYNC_EXTENSION,
         )
         self.tokenizer = self.llm.get_tokenizer()
 
@@ -74,6 +104,22 @@ class VLLMModel:
             finish = "length" if sample.finish_reason == "length" else "stop"
             completions.append(Completion(request.prefix + sample.text, usage, finish, tuple(sample.token_ids)))
         return completions
+
+    def load_weights(self, weights: Iterable[tuple[str, Any]]) -> None:
+        """Replace the engine's weights (names as in the Hugging Face checkpoint) with these."""
+        import os
+        import tempfile
+
+        from safetensors.torch import save_file
+
+        # Copies, so tied tensors (embeddings / lm_head) are separate entries, as safetensors requires.
+        state = {name: tensor.detach().to("cpu").clone() for name, tensor in weights}
+        folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        with tempfile.TemporaryDirectory(prefix="agemem-policy-", dir=folder) as tmp:
+            path = os.path.join(tmp, "policy.safetensors")
+            save_file(state, path)
+            self.llm.collective_rpc("load_policy_weights", args=(path,))
+        self.llm.reset_prefix_cache()
 
     def close(self) -> None:
         """Drop the engine; vLLM frees GPU memory when it is garbage-collected."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -266,6 +266,29 @@ class StepwiseGRPO:
             "grad_norm": grad_norm,
             "step": float(self.step),
         }
+
+    def policy_weights(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """The current policy as full weights under the base model's parameter names, for pushing into a rollout
+        engine (vLLM) after each update. LoRA: W + its adapter delta, computed on the fly; the trained model is
+        never merged in place (merge/unmerge would make the base weights drift by rounding at every sync)."""
+        if not self.config.lora:
+            yield from self.model.state_dict().items()
+            return
+        from peft.tuners.lora import LoraLayer
+
+        base = self.model.get_base_model()
+        deltas = {name: module for name, module in base.named_modules() if isinstance(module, LoraLayer)}
+        with torch.no_grad():
+            for key, tensor in base.state_dict().items():
+                if ".lora_" in key:
+                    continue
+                module, _, leaf = key.rpartition(".base_layer.")
+                if module:
+                    lora = deltas[module]
+                    if leaf == "weight":
+                        tensor = tensor + sum(lora.get_delta_weight(a) for a in lora.active_adapters)
+                    key = f"{module}.{leaf}"
+                yield key, tensor
 
     def save(self, path: str | Path, tokenizer: Any = None) -> Path:
         """A plain model dir (LoRA merged into a copy) plus trainer_state.pt (optimiser, step, reference/adapter)."""

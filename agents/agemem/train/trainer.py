@@ -34,12 +34,13 @@ from agents.llm.batching import BatchingModel
 from agents.llm.spec import EMBEDDED_MODEL_SPEC, load_model
 from benchmarks.api import TaskRef
 from benchmarks.data_dir import data_dir
-from benchmarks.errors import SuiteError
+from benchmarks.errors import SuiteError, require
 from benchmarks.hotpotqa.benchmark import HotpotQA
 from metrics.answer import normalize_answer
 from metrics.judges import Judge, LexicalJudge, LLMJudge
 
 AGENT_NAME = "agemem-train"
+ROLLOUT_ENGINES = ("transformers", "vllm")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class TrainConfig:
     save_every: int = 1
     threads: int = 1
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {device = "cuda", dtype = "bfloat16"}
+    # Who samples the rollouts: the trained model itself, or an in-process vLLM engine over the same base weights
+    # that receives the policy's weights after every update (GPU; vllm_options are VLLMModel's options).
+    rollout_engine: str = "transformers"
+    vllm_options: dict[str, Any] = field(default_factory=dict)  # e.g. {gpu_memory_utilization = 0.3}
     tensorboard: bool = False  # also log every metrics.csv column to out_dir/tensorboard
     agent_options: dict[str, Any] = field(default_factory=dict)
     benchmark_options: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +74,8 @@ class TrainConfig:
             raise SuiteError(f"train: model must be a transformers/<id|path> spec (trained in process), got {self.model}")
         if min(self.steps, self.questions_per_step, self.save_every, self.threads) < 1 or self.group_size < 2:
             raise SuiteError("train: steps, questions_per_step, save_every, threads must be >= 1 and group_size >= 2")
+        if self.rollout_engine not in ROLLOUT_ENGINES:
+            raise SuiteError(f"train: rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, got {self.rollout_engine!r}")
         for name, cls in (("reward", RewardWeights), ("grpo", GRPOConfig)):
             unknown = set(getattr(self, name)) - {f.name for f in fields(cls)}
             if unknown:
@@ -129,6 +136,8 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print) -> TrainRe
     """Train; under torchrun/accelerate launch (WORLD_SIZE > 1) every rank plays its own questions and rank 0 writes."""
     import torch
 
+    if config.rollout_engine == "vllm":
+        require("vllm", "vllm")  # before anything is loaded or written
     rank, world = _join_process_group(config.model_options)
     if rank:
         log = lambda _message: None
@@ -161,7 +170,14 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print) -> TrainRe
         trainer.load_state(latest)
         log(f"resuming from {latest} (step {trainer.step})")
     torch.manual_seed(config.seed + trainer.step + 100_003 * rank)  # ranks sample different rollouts
-    policy = BatchingModel(backend, max_batch=config.group_size * config.questions_per_step)
+    engine = _rollout_engine(config, backend)
+    policy = BatchingModel(engine, max_batch=config.group_size * config.questions_per_step)
+
+    def sync() -> None:  # the engine must sample from the policy being trained (also after a resume)
+        if engine is not backend:
+            engine.load_weights(trainer.policy_weights())
+
+    sync()
     judge: Judge = LexicalJudge() if config.judge == "lexical" else LLMJudge(load_model(config.judge))
     weights = RewardWeights(**config.reward)
     order = random.Random(config.seed).sample(range(len(tasks)), len(tasks))
@@ -190,6 +206,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print) -> TrainRe
                 # One update per batch of rollouts: on-policy, old log-probs = the detached current ones.
                 samples += [StepSample(p, c, None, trajectory, task.task_id) for p, c in recorder.pairs]
             stats = trainer.update(samples, broadcast_advantages(samples, rewards))
+            sync()
             breakdowns = _gather(breakdowns)
             if rank == 0:
                 row = _row(step, breakdowns, stats, time.perf_counter() - started)
@@ -208,9 +225,20 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print) -> TrainRe
                 _barrier()  # no rank reads or resumes from a checkpoint rank 0 is still writing
     finally:
         policy.close()
+        if engine is not backend:
+            backend.close()
         if writer is not None:
             writer.close()
     return TrainResult(out, checkpoint, metrics_csv, trainer.step)
+
+
+def _rollout_engine(config: TrainConfig, backend: Any) -> Any:
+    """The trained model itself, or a vLLM engine loaded from the same base weights (synced after each update)."""
+    if config.rollout_engine == "transformers":
+        return backend
+    from agents.llm.transformers_backend import resolve_source
+
+    return load_model(f"vllm/{resolve_source(config.model.removeprefix('transformers/'))[0]}", **config.vllm_options)
 
 
 def _join_process_group(model_options: dict[str, Any]) -> tuple[int, int]:
@@ -253,8 +281,6 @@ def _barrier() -> None:
 
 
 def _tensorboard(out: Path) -> Any:
-    from benchmarks.errors import require
-
     require("tensorboard", "train")
     from torch.utils.tensorboard import SummaryWriter
 
@@ -312,7 +338,7 @@ def _latest_checkpoint(out: Path) -> Path | None:
 
 
 def plot_rewards(metrics_csv: Path, png: Path) -> None:
-    """Mean reward (with its task component) per step; matplotlib comes with the `train` extra."""
+    """Mean reward (with its task component) per step."""
     import matplotlib
 
     matplotlib.use("Agg")
