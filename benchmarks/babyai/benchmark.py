@@ -29,20 +29,18 @@ import contextlib
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from importlib import metadata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.api import Observation, StepResult, TaskRef, check_owner
+from benchmarks.api import Observation, StepResult, TaskRef
 from benchmarks.babyai import actions as act
 from benchmarks.babyai.progress import LabelProgress, TreeProgress
 from benchmarks.babyai.scene import observe, render
 from benchmarks.babyai.tasks import LABEL_FILE, RETIRED_LEVELS, BabyTask, fixture_tasks, load_labels
-from benchmarks.data_dir import data_dir as resolve_data_dir
 from benchmarks.errors import SuiteError, require
+from benchmarks.taskset import TaskSetBenchmark, package_version
 
-SOURCES = ("auto", "data_dir", "fixture")
 PROGRESS_RULES = ("auto", "labels", "tree")
 LABEL_MATCHING = ("all", "one_per_step")
 UNLIMITED_ENV_STEPS = 10**9  # the env's own step budget, lifted (see the module docstring)
@@ -71,13 +69,6 @@ class Settings:
 
 def _same_goal(a: str, b: str) -> bool:
     return re.sub(r"\s+", " ", a).strip().lower() == re.sub(r"\s+", " ", b).strip().lower()
-
-
-def _package_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 class BabyAIEpisode:
@@ -195,10 +186,11 @@ class BabyAIEpisode:
             env.close()
 
 
-class BabyAI:
+class BabyAI(TaskSetBenchmark[BabyTask]):
     name = "babyai"
     version = "babyai-agentboard-v1"
-    default_split = "test"
+    fixture_version = "babyai-fixture-v1"
+    data_path = LABEL_FILE
 
     def __init__(
         self,
@@ -210,68 +202,25 @@ class BabyAI:
         show_valid_actions: bool = False,
         failure_ends_episode: bool = False,
     ) -> None:
-        if source not in SOURCES:
-            raise SuiteError(f"babyai source must be one of {', '.join(SOURCES)}, got {source!r}")
-        self.settings = Settings(max_steps, progress, label_matching, show_valid_actions, failure_ends_episode)
-        self.settings.validate()
-        self.source = source
-        self._root = resolve_data_dir(data_dir) if source in ("auto", "data_dir") else None
-        label_path = self._root / LABEL_FILE if self._root else None
-        self._label_path = label_path if label_path and label_path.is_file() else None
-        if source == "data_dir" and self._label_path is None:
-            where = f"'{self._root}' has no {LABEL_FILE}" if self._root else "no data directory was given"
-            raise SuiteError(f"babyai source 'data_dir': {where} (pass data_dir or set AGEMEM_DATA)")
-        self.resolved_source = "data_dir" if self._label_path else "fixture"
+        settings = Settings(max_steps, progress, label_matching, show_valid_actions, failure_ends_episode)
+        super().__init__(data_dir, source, settings)
         if progress == "labels" and self.resolved_source == "fixture":
             raise SuiteError(
                 "babyai option progress='labels' needs AgentBoard's label file; the fixture tasks have none"
             )
-        self._tasks: list[BabyTask] | None = None
-        self._files: list[dict[str, Any]] = []
 
-    def _load(self) -> list[BabyTask]:
-        if self._tasks is None:
-            if self._label_path is not None:
-                tasks, entry = load_labels(self._label_path)
-                self._files = [entry]
-            else:
-                tasks = fixture_tasks()
-            self._tasks = tasks
-            self._by_id = {task.task_id: task for task in tasks}
-        return self._tasks
+    def _read_real(self) -> tuple[list[BabyTask], list[dict[str, Any]]]:
+        tasks, entry = load_labels(self._data_path)  # type: ignore[arg-type]
+        return tasks, [entry]
 
-    def splits(self) -> list[str]:
-        return ["test"]
-
-    def tasks(self, split: str) -> Sequence[TaskRef]:
-        if split not in self.splits():
-            raise SuiteError(f"babyai has no split '{split}'; offered: {self.splits()}")
-        return tuple(TaskRef(self.name, split, task.task_id, task.info()) for task in self._load())
-
-    def task(self, task_id: str) -> BabyTask:
-        self._load()
-        if task_id not in self._by_id:
-            raise SuiteError(f"babyai ({self.resolved_source}) has no task '{task_id}'")
-        return self._by_id[task_id]
+    def _read_fixture(self) -> tuple[list[BabyTask], list[dict[str, Any]]]:
+        return fixture_tasks(), []
 
     def make(self, task: TaskRef, seed: int = 0) -> BabyAIEpisode:
-        check_owner(self, task)
-        if task.split not in self.splits():
-            raise SuiteError(f"babyai has no split '{task.split}'")
-        return BabyAIEpisode(self.task(task.task_id), self.settings)
+        return BabyAIEpisode(self._task_for(task), self.settings)
 
     def provenance(self) -> dict[str, Any]:
-        tasks = self._load()
-        return {
-            "benchmark": self.name,
-            "version": self.version,
-            "source": self.resolved_source,
-            "requested_source": self.source,
-            "fixture": self.resolved_source == "fixture",
-            "data_dir": str(self._root) if self._root else None,
-            "files": self._files,
-            "packages": {name: _package_version(name) for name in ("minigrid", "gymnasium")},
-            "settings": asdict(self.settings),
-            "retired_levels": dict(RETIRED_LEVELS),
-            "tasks": [task.task_id for task in tasks],
-        }
+        return self._provenance(
+            packages={name: package_version(name) for name in ("minigrid", "gymnasium")},
+            retired_levels=dict(RETIRED_LEVELS),
+        )

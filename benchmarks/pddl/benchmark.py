@@ -20,21 +20,19 @@ exists, else fixture). One split: "test".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from benchmarks.api import Observation, StepResult, TaskRef, check_owner
-from benchmarks.data_dir import data_dir as resolve_data_dir
+from benchmarks.api import Observation, StepResult, TaskRef
 from benchmarks.errors import SuiteError
 from benchmarks.pddl import data
 from benchmarks.pddl.parser import Domain, Problem, parse_domain, parse_problem
 from benchmarks.pddl.strips import Action, Simulator, State
 from benchmarks.pddl.text import Language, normalize
+from benchmarks.taskset import TaskSetBenchmark
 
-SOURCES = ("auto", "data_dir", "fixture")
 SIMULATOR = "agemem-bench STRIPS simulator (benchmarks/pddl) v1"
 CHECK_COMMANDS = frozenset({"check valid actions", "check valid action", "check available actions", "valid actions"})
 LOOK_COMMANDS = frozenset({"look around", "look"})
@@ -163,10 +161,12 @@ class PDDLEpisode:
         return StepResult(self._observe(text), 0.0, False, False, False, self.progress, valid=False, metrics=metrics)
 
 
-class PDDL:
+class PDDL(TaskSetBenchmark[data.PDDLTask]):
     name = "pddl"
     version = "pddl-agentboard-v1"
-    default_split = "test"
+    fixture_version = "pddl-fixture-v1"
+    data_path = data.FOLDER
+    data_is_folder = True
 
     def __init__(
         self,
@@ -175,64 +175,22 @@ class PDDL:
         max_steps: int = 30,
         show_valid_actions: bool = False,
     ) -> None:
-        if source not in SOURCES:
-            raise SuiteError(f"pddl source must be one of {', '.join(SOURCES)}, got {source!r}")
-        self.settings = Settings(max_steps, show_valid_actions)
-        self.settings.validate()
-        self.source = source
-        self._root = resolve_data_dir(data_dir) if source in ("auto", "data_dir") else None
-        folder = self._root / data.FOLDER if self._root else None
-        self._folder = folder if folder and folder.is_dir() else None
-        if source == "data_dir" and self._folder is None:
-            where = f"'{self._root}' has no {data.FOLDER}/ folder" if self._root else "no data directory was given"
-            raise SuiteError(f"pddl source 'data_dir': {where} (pass data_dir or set AGEMEM_DATA)")
-        self.resolved_source = "data_dir" if self._folder else "fixture"
-        if self.resolved_source == "fixture":
-            self.version = "pddl-fixture-v1"  # a different task set must never share a version
-        self._tasks: list[data.PDDLTask] | None = None
-        self._files: list[dict[str, Any]] = []
+        super().__init__(data_dir, source, Settings(max_steps, show_valid_actions))
 
-    def _load(self) -> list[data.PDDLTask]:
-        if self._tasks is None:
-            if self._root is not None and self._folder is not None:
-                self._tasks, self._files = data.load_real(self._root)
-            else:
-                self._tasks = data.load_fixture()
-            self._by_id = {task.task_id: task for task in self._tasks}
-        return self._tasks
+    def _read_real(self) -> tuple[list[data.PDDLTask], list[dict[str, Any]]]:
+        return data.load_real(self._root)  # type: ignore[arg-type]
 
-    def splits(self) -> list[str]:
-        return ["test"]
+    def _read_fixture(self) -> tuple[list[data.PDDLTask], list[dict[str, Any]]]:
+        return data.load_fixture(), []
 
-    def tasks(self, split: str) -> Sequence[TaskRef]:
-        if split not in self.splits():
-            raise SuiteError(f"pddl has no split '{split}'; offered: {self.splits()}")
-        return tuple(TaskRef(self.name, split, task.task_id, dict(task.info)) for task in self._load())
-
-    def task(self, task_id: str) -> data.PDDLTask:
-        self._load()
-        if task_id not in self._by_id:
-            raise SuiteError(f"pddl ({self.resolved_source}) has no task '{task_id}'")
-        return self._by_id[task_id]
+    def _info(self, task: data.PDDLTask) -> dict[str, Any]:
+        return dict(task.info)
 
     def make(self, task: TaskRef, seed: int = 0) -> PDDLEpisode:
-        check_owner(self, task)
-        if task.split not in self.splits():
-            raise SuiteError(f"pddl has no split '{task.split}'")
-        return PDDLEpisode(load_problem(self.task(task.task_id)), self.settings)
+        return PDDLEpisode(load_problem(self._task_for(task)), self.settings)
 
     def provenance(self) -> dict[str, Any]:
-        tasks = self._load()
-        return {
-            "benchmark": self.name,
-            "version": self.version,
-            "source": self.resolved_source,
-            "requested_source": self.source,
-            "fixture": self.resolved_source == "fixture",
-            "data_dir": str(self._root) if self._root else None,
-            "files": self._files,
-            "simulator": SIMULATOR,
-            "packages": {},  # no environment package: the simulator is part of this project
-            "settings": asdict(self.settings),
-            "tasks": [task.task_id for task in tasks],
-        }
+        return self._provenance(
+            simulator=SIMULATOR,
+            packages={},  # no environment package: the simulator is part of this project
+        )
