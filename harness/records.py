@@ -2,8 +2,10 @@
 
 Crash safety: an episode's trajectory is written (atomically) before its summary line is appended, flushed and
 fsynced, so a summary line always has its trajectory, and a killed process leaves at most one partial last
-line, which is cut off when the run is opened again. Failed episodes go to `errors.jsonl`, not to
-`episodes.jsonl`, so a rerun retries them and no failure is ever scored.
+line, which is cut off when the run is opened again. A write that fails (a full disk) cuts its line back off and
+stops the run with a one-line error, so a torn line is never followed by others and read back as a result.
+Failed episodes go to `errors.jsonl`, not to `episodes.jsonl`, so a rerun retries them and no failure is ever
+scored.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from benchmarks.errors import SuiteError
 
 
 def safe_name(key: str) -> str:
@@ -23,13 +28,24 @@ def safe_name(key: str) -> str:
     return f"{readable}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
 
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A failed write (a full disk, a read-only or vanished directory) is one line saying what to do."""
+    try:
+        yield
+    except OSError as exc:
+        raise SuiteError(f"cannot write {path}: {exc.strerror or exc}; the episodes recorded before are kept: "
+                         "fix it and rerun the same command to resume") from exc
+
+
 def write_json_atomic(path: Path, payload: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=2, sort_keys=True, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with _writing(path):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2, sort_keys=True, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -88,20 +104,32 @@ class RunDir:
     def append_episode(self, record: dict[str, Any], steps: list[dict[str, Any]]) -> None:
         traj = self.trajectory_path(record["key"])
         tmp = traj.with_name(f".{traj.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for step in steps:
-                fh.write(json.dumps(step, default=str) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, traj)
+        with _writing(traj):
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for step in steps:
+                    fh.write(json.dumps(step, default=str) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, traj)
         self._append(self.episodes_path, {**record, "trajectory": str(traj.relative_to(self.path))})
 
     def append_error(self, record: dict[str, Any]) -> None:
         self._append(self.errors_path, record)
 
     def _append(self, path: Path, record: dict[str, Any]) -> None:
-        line = json.dumps(record, sort_keys=True, default=str) + "\n"
-        with self._lock, open(path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        """One whole line or nothing: unbuffered writes, and on failure the file is cut back to where it was."""
+        data = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+        with self._lock, _writing(path):
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                start = os.fstat(fd).st_size
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    os.fsync(fd)
+                except OSError:
+                    os.ftruncate(fd, start)
+                    raise
+            finally:
+                os.close(fd)

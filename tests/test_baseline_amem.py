@@ -81,6 +81,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HOME", str(home))
+        mp.setenv("HF_HUB_OFFLINE", "1")  # as in CI: else our own hub probe (benchmarks/hub.py) counts as an attempt
         for var in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
             mp.delenv(var, raising=False)
         mp.chdir(cwd)

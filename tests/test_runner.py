@@ -51,14 +51,14 @@ def test_failed_episode_is_recorded_as_error_not_scored(tmp_path):
 
     def flaky(messages):
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] >= 2:  # every attempt after the first model call fails
             raise ConnectionError("model server went away")
         return "<answer>ok</answer>"
 
     result = run(_config(tmp_path, limit=1), models=Models(policy=ScriptedModel(flaky)), log=lambda _: None)
     assert result.episodes == 0 and result.errors == 1
     error = json.loads((result.run_dir / "errors.jsonl").read_text())
-    assert "model server went away" in error["error"]
+    assert "model server went away" in error["error"] and error["attempts"] == 2  # retried once within the run
     table = pd.read_csv(result.leaderboard_csv)
     assert list(table["metric"]) == ["errors"]
     fixed = run(_config(tmp_path, limit=1), models=_models(), log=lambda _: None)  # a rerun retries it

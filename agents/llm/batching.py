@@ -105,7 +105,14 @@ class BatchingModel:
             completions = self.backend.generate(requests)
             if len(completions) != len(requests):
                 raise RuntimeError(f"backend returned {len(completions)} completions for {len(requests)} requests")
-        except BaseException as exc:  # every caller of the batch sees the failure; the worker lives on
+        except Exception as exc:
+            if len(batch) > 1:  # whose request failed is unknown: each caller gets a try of its own
+                for call in batch:
+                    self._dispatch([call])
+                return
+            batch[0].result.set_exception(exc)
+            return
+        except BaseException as exc:  # every caller of the batch sees it; the worker lives on
             for call in batch:
                 call.result.set_exception(exc)
             return

@@ -123,12 +123,12 @@ class OpenAIModel:
         if status == 429 or status >= 500:
             raise _Transient(f"HTTP {status}", _retry_after(response))
         if status >= 400:
-            detail = self._scrub(response.text[:300])
+            detail = self._scrub(response.text)[:300]
             raise ModelError(f"model server {url} rejected the request: HTTP {status}: {detail}")
         try:
             return self._parse(response.json(), request, time.perf_counter() - started)
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise _Transient(f"malformed reply ({type(exc).__name__}: {self._scrub(response.text[:100])!r})") from None
+            raise _Transient(f"malformed reply ({type(exc).__name__}: {self._scrub(response.text)[:100]!r})") from None
 
     def _payload(self, request: ChatRequest) -> dict[str, Any]:
         messages = [dict(m) for m in request.messages]
