@@ -34,6 +34,21 @@ class Job:
         return episode_key(self.benchmark, self.task.split, self.task.task_id, self.agent, self.seed)
 
 
+def episode_reference(episode: Any) -> dict[str, Any] | None:
+    """What judges need from an episode with a gold answer (question, answer, supporting sentences as [title,
+    sentence]), kept in the record so scoring never replays the episode. An episode may offer `reference()`;
+    HotpotQA episodes keep their HotpotRecord as `record`. None for episodes without a gold answer."""
+    hook = getattr(episode, "reference", None)
+    if callable(hook):
+        return dict(hook())
+    record = getattr(episode, "record", None)
+    if record is None or not all(hasattr(record, name) for name in ("question", "answer", "gold_sentences")):
+        return None
+    sentences, _ = record.gold_sentences()
+    return {"question": record.question, "answer": record.answer,
+            "support": [[title, sentence] for title, sentence in sentences]}
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -105,4 +120,8 @@ def play_episode(
         "started": started,
         "finished": now(),
     }
+    reference = episode_reference(inner)
+    if reference is not None:  # the answer is the action that ended the episode; none when it was cut off
+        record["reference"] = reference
+        record["prediction"] = steps[-1]["action"] if result.terminated and steps else None
     return record, steps

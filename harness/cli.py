@@ -69,6 +69,30 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--threads", type=int, default=1, help="torch threads for in-process models")
 
+    score = sub.add_parser("score", help="re-score a finished run with another judge from its records (no episode "
+                                         "is replayed) and publish that judge's rows")
+    score.add_argument("run_dir", help="a run directory (runs/<run-id>)")
+    score.add_argument("--judge", required=True, help="'lexical' or a model spec, e.g. openai/<model>@<base_url>")
+    score.add_argument("--leaderboard-dir", type=Path, help="where to publish (default: the run's leaderboard_dir)")
+    score.add_argument("--concurrency", type=int, default=4, help="judge calls at once")
+    score.add_argument("--threads", type=int, default=1, help="torch threads for an in-process judge model")
+    score.add_argument("--no-progress", dest="progress", action="store_false", default=True)
+
+    board = sub.add_parser("leaderboard", help="check a leaderboard against a baseline (CI), or re-render its views")
+    actions = board.add_subparsers(dest="action", required=True)
+    check = actions.add_parser("check", help="exit 1 when a metric got worse beyond max(tolerance, baseline CI "
+                                             "half-width) or a baseline row is missing (metrics/regression.py)")
+    check.add_argument("--baseline", required=True, help="the reference CSV (e.g. leaderboards/ci-baseline.csv)")
+    check.add_argument("--current", required=True, help="the CSV to check (a run's <leaderboard-dir>/results.csv)")
+    check.add_argument("--tolerance", type=float, default=0.05, help="absolute, for rates in [0,1] (default 0.05)")
+    check.add_argument("--relative-tolerance", type=float, default=0.10,
+                       help="relative, for tokens, calls and counts (default 0.10)")
+    check.add_argument("--metrics", type=_csv(str), help="comma-separated metrics to check (default: all with a "
+                                                         "direction)")
+    render = actions.add_parser("render", help="re-render schema.csv, results.md, results.html and plots/ from "
+                                               "results.csv")
+    render.add_argument("--dir", default="leaderboards", help="the leaderboard directory (default: leaderboards)")
+
     sub.add_parser("list", help="list benchmarks, agents, presets and model spec forms")
     return parser
 
@@ -135,6 +159,33 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from harness.runner import rescore
+
+    result = rescore(Path(args.run_dir), args.judge, leaderboard_dir=args.leaderboard_dir,
+                     concurrency=args.concurrency, threads=args.threads, progress=args.progress)
+    print(f"judge {result.judge}: {result.judged} of {result.episodes} episodes judged "
+          f"({result.calls_made} judgments made, {result.cached} cached, {result.missing} missing)")
+    if result.errors:
+        print(f"{result.errors} judge calls failed (first: {result.first_error}); rerun to retry them",
+              file=sys.stderr)
+    print(f"leaderboard: {result.leaderboard_csv} (table: {result.leaderboard_md})")
+    return 1 if result.errors else 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    if args.action == "check":
+        from metrics.regression import check
+
+        return check(Path(args.baseline), Path(args.current), tolerance=args.tolerance,
+                     relative_tolerance=args.relative_tolerance, metrics=args.metrics)
+    from metrics.leaderboard import render_views
+
+    written = render_views(Path(args.dir))
+    print("rendered:", ", ".join(str(p) for p in written.values()), f"and {Path(args.dir) / 'plots'}/")
+    return 0
+
+
 def _list(_args: argparse.Namespace) -> int:
     from agents.builtin import AGENTS
     from benchmarks.builtin import BENCHMARKS
@@ -152,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "train": _train, "serve": _serve, "list": _list}[args.command](args)
+        return {"run": _run, "train": _train, "serve": _serve, "score": _score, "leaderboard": _leaderboard,
+                "list": _list}[args.command](args)
     except SuiteError as exc:
         print(f"agemem-bench: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -2,7 +2,8 @@
 
 The config hash covers only what changes results (benchmarks, agents, model, split, seeds, limits, options,
 data). `limit` and `concurrency` are left out on purpose: a rerun with a larger limit or more workers resumes
-the same run instead of starting a new one.
+the same run instead of starting a new one. So is the judge role (`roles.judge`): judging happens after the
+episodes (metrics.scoring), so another judge re-scores the same run instead of replaying it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 from agents.llm.spec import EMBEDDED_MODEL_SPEC
 from benchmarks.errors import SuiteError
 
-NOT_HASHED = frozenset({"limit", "concurrency", "threads", "out_dir", "leaderboard_dir", "progress"})
+NOT_HASHED = frozenset({"limit", "concurrency", "threads", "out_dir", "leaderboard_dir", "progress", "retries"})
+NOT_HASHED_ROLES = frozenset({"judge"})  # scoring after the episodes: never changes an episode
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,15 @@ class RunConfig:
     out_dir: str = "runs"
     leaderboard_dir: str = "leaderboards"
     progress: bool = True
+    retries: int = 1  # extra attempts for a failed episode within a run; then it is recorded as an error
 
     def __post_init__(self) -> None:
         if not self.benchmarks or not self.agents or not self.seeds:
             raise SuiteError("config: benchmarks, agents and seeds must each name at least one entry")
         if self.limit is not None and self.limit < 1:
             raise SuiteError("config: limit must be a positive number of episodes")
+        if self.retries < 0:
+            raise SuiteError("config: retries must be >= 0")
         if self.concurrency < 1 or self.threads < 1:
             raise SuiteError("config: concurrency and threads must be >= 1")
         if self.max_steps is not None and self.max_steps < 1:
@@ -58,6 +63,7 @@ class RunConfig:
 
     def config_hash(self, data_provenance: dict[str, Any]) -> str:
         hashed = {k: v for k, v in self.as_dict().items() if k not in NOT_HASHED}
+        hashed["roles"] = {role: spec for role, spec in self.roles.items() if role not in NOT_HASHED_ROLES}
         hashed["data"] = _portable(data_provenance)
         blob = json.dumps(hashed, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()

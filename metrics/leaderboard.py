@@ -1,7 +1,8 @@
-"""The leaderboard: one long CSV (a row per metric) and a markdown view rendered from it.
+"""The leaderboard: one long CSV (a row per metric) and the views rendered from it.
 
 Every row says which run, commit, model, judge and data produced it, so a number can always be traced back.
-Publishing a run replaces that run's earlier rows and keeps everyone else's.
+Publishing a run replaces that run's earlier rows and keeps everyone else's, then re-renders every view:
+schema.csv (metric definitions), results.md, results.html and plots/*.png (metrics/render.py, metrics/plots.py).
 """
 
 from __future__ import annotations
@@ -11,80 +12,79 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmarks.errors import SuiteError
+from metrics.render import HONESTY_NOTE, PAPER_CSV, load_paper, load_table, render_html, render_markdown
+from metrics.schema import schema_rows
+
 COLUMNS = (
     "benchmark", "split", "agent", "model", "metric", "value", "ci_low", "ci_high", "n",
     "judge", "data_source", "run_id", "commit", "date",
 )
-
-# (metric, column title, scale) for the markdown view; rates are shown x100 like the paper.
-SUMMARY = (
-    ("success_rate", "success %", 100.0),
-    ("progress_rate", "progress %", 100.0),
-    ("exact_match", "EM %", 100.0),
-    ("f1", "F1 %", 100.0),
-    ("grounding_accuracy", "grounding %", 100.0),
-    ("policy_prompt_tokens", "policy prompt tok/ep", 1.0),
-    ("policy_completion_tokens", "policy completion tok/ep", 1.0),
-    ("memory_prompt_tokens", "memory prompt tok/ep", 1.0),
-    ("memory_completion_tokens", "memory completion tok/ep", 1.0),
-    ("total_tokens", "all tok/ep", 1.0),
-    ("llm_calls", "LLM calls/ep (all roles)", 1.0),
-    ("wall_seconds", "s/ep", 1.0),
-)
-
-HONESTY_NOTE = (
-    "Scores from the embedded SmolLM2-135M-Instruct (Q4_1) only show that the pipeline runs end to end; "
-    "they do not reproduce the paper, which used Qwen2.5-7B-Instruct and Qwen3-4B-Instruct with a Qwen-Max judge."
-)
+__all__ = ["COLUMNS", "HONESTY_NOTE", "publish", "render_views"]
 
 
 def publish(rows: Iterable[Mapping[str, Any]], directory: Path) -> tuple[Path, Path]:
-    """Merge `rows` into `results.csv` (replacing rows of the same runs) and re-render `results.md`."""
+    """Merge `rows` into `results.csv` and re-render every view; returns the CSV and the markdown view.
+
+    A run's identity is (run_id, judge): new rows replace the earlier rows of the same run under the same judge
+    label, so re-scoring a run with another judge adds rows beside the first judge's. The judge-independent labels
+    ("none", and "none (EM/F1 only)" of older runs) count as one label."""
     import pandas as pd
 
     directory.mkdir(parents=True, exist_ok=True)
     csv_path = directory / "results.csv"
     new = pd.DataFrame(list(rows), columns=list(COLUMNS))
     if csv_path.exists():
-        old = pd.read_csv(csv_path, dtype={"run_id": str, "commit": str})
-        old = old[~old["run_id"].isin(set(new["run_id"]))]
+        old = pd.read_csv(csv_path, dtype={"run_id": str, "commit": str, "judge": str})
+        replaced = {(str(r), _judge_identity(j)) for r, j in zip(new["run_id"], new["judge"], strict=True)}
+        keep = [(str(r), _judge_identity(j)) not in replaced for r, j in zip(old["run_id"], old["judge"], strict=True)]
+        old = old[keep]
         table = pd.concat([old, new], ignore_index=True) if len(old) else new
     else:
         table = new
-    table = table.sort_values(["benchmark", "split", "agent", "model", "run_id", "metric"], kind="stable")
+    table = table.sort_values(["benchmark", "split", "agent", "model", "run_id", "metric", "judge"], kind="stable")
     tmp = csv_path.with_name(f".{csv_path.name}.tmp")
     table.to_csv(tmp, index=False, float_format="%.6g")
     os.replace(tmp, csv_path)
-    md_path = directory / "results.md"
-    tmp = md_path.with_name(f".{md_path.name}.tmp")
-    tmp.write_text(render_markdown(table))
-    os.replace(tmp, md_path)
-    return csv_path, md_path
+    views = render_views(directory, load_table(csv_path))  # re-read: views show exactly what the CSV holds
+    return csv_path, views["md"]
 
 
-def render_markdown(table: Any) -> str:
-    """A wide view: one line per (benchmark, split, agent, model, run), the summary metrics as columns."""
-    lines = ["# Leaderboard", "", f"> {HONESTY_NOTE}", "",
-             "Values: mean over episodes [95% bootstrap CI]; rates x100. Source of truth: `results.csv`.", ""]
-    present = [(m, title, scale) for m, title, scale in SUMMARY if m in set(table["metric"])]
-    header = ["benchmark", "split", "agent", "model", "n", *[title for _, title, _ in present],
-              "judge", "data", "run"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    keys = ["benchmark", "split", "agent", "model", "run_id"]
-    for group, frame in table.groupby(keys, sort=True):
-        by_metric = {row.metric: row for row in frame.itertuples()}
-        first = frame.iloc[0]
-        cells = [*map(str, group[:4]), str(int(max(frame["n"])))]
-        for metric, _, scale in present:
-            row = by_metric.get(metric)
-            cells.append("" if row is None else _fmt(row.value, row.ci_low, row.ci_high, scale))
-        cells += [str(first["judge"]), str(first["data_source"]), str(group[4])]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+def _judge_identity(label: Any) -> str:
+    text = str(label)
+    return "none" if text == "none" or text.startswith("none ") else text
 
 
-def _fmt(value: float, low: float, high: float, scale: float) -> str:
-    digits = 1 if scale == 100.0 or abs(value) >= 10 else 2
-    if low == high:
-        return f"{value * scale:.{digits}f}"
-    return f"{value * scale:.{digits}f} [{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
+def render_views(directory: Path, table: Any = None, *, paper: Path | None = None) -> dict[str, Path]:
+    """(Re)write schema.csv, results.md, results.html and plots/ from `directory`/results.csv (or `table`).
+
+    The paper's reference numbers come from `directory`/paper_table2.csv, else the repository's copy.
+    """
+    import pandas as pd
+
+    csv_path = directory / "results.csv"
+    if table is None:
+        if not csv_path.is_file():
+            raise SuiteError(f"leaderboard: no results.csv in {directory}")
+        try:
+            table = load_table(csv_path)
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise SuiteError(f"leaderboard: cannot read {csv_path}: {exc}".splitlines()[0]) from exc
+        missing = set(COLUMNS) - set(table.columns)
+        if missing:
+            raise SuiteError(f"leaderboard: {csv_path} lacks columns {', '.join(sorted(missing))}")
+    if paper is None:
+        paper = directory / "paper_table2.csv" if (directory / "paper_table2.csv").is_file() else PAPER_CSV
+    reference = load_paper(paper)
+    from metrics.plots import render_plots
+
+    plots = render_plots(table, directory)
+    schema = pd.DataFrame(schema_rows(set(table["metric"])))
+    written = {"schema": directory / "schema.csv", "md": directory / "results.md", "html": directory / "results.html"}
+    texts = {"schema": schema.to_csv(index=False), "md": render_markdown(table, reference, plots),
+             "html": render_html(table, reference, plots)}
+    for key, path in written.items():
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(texts[key])
+        os.replace(tmp, path)
+    return written
