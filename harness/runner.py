@@ -51,7 +51,6 @@ from metrics.scoring import (
 )
 
 JUDGMENTS = "judgments.jsonl"
-DEFAULT_RETRIES = 1  # a failed episode is played at most 1 + retries times per run, then recorded as an error
 
 
 @dataclass(frozen=True)
@@ -276,7 +275,6 @@ def _play_all(config: RunConfig, benchmarks: dict[str, Benchmark], factories: di
     bar = tqdm(total=total, initial=done, unit="ep", disable=not config.progress, dynamic_ncols=True)
     # Bounded retry: a failed episode goes back to the end of the queue (a flaky server gets time to recover) until
     # it has had 1 + retries attempts; only then is it recorded in errors.jsonl, with its attempt count.
-    retries = max(0, int(getattr(config, "retries", DEFAULT_RETRIES)))
     attempts: dict[str, int] = {}
     again: deque[Job] = deque()
     completed = 0
@@ -301,8 +299,8 @@ def _play_all(config: RunConfig, benchmarks: dict[str, Benchmark], factories: di
                 except Exception as exc:  # retried, then recorded, never scored; a rerun retries it again
                     reason = f"{type(exc).__name__}: {exc}"
                     tried = attempts[job.key]
-                    if tried <= retries:
-                        bar.write(f"episode {job.key} failed (attempt {tried} of {retries + 1}), retrying: "
+                    if tried <= config.retries:
+                        bar.write(f"episode {job.key} failed (attempt {tried} of {config.retries + 1}), retrying: "
                                   f"{reason}"[:300])
                         again.append(job)
                         continue

@@ -42,7 +42,7 @@ def _soak_module():
 
 
 def _attempts(config) -> int:
-    return 1 + getattr(config, "retries", runner.DEFAULT_RETRIES)
+    return 1 + config.retries
 
 
 # ---- kill -9 and resume -----------------------------------------------------------------------------------------
