@@ -27,6 +27,8 @@ class AgentStep:
 class Agent(Protocol):
     name: str
     policy: ChatModel  # the model whose spec is published with the agent's results
+    # Optional `cross_episode: bool` (default False): memory carried from episode to episode; the runner then plays
+    # this agent's episodes one at a time, in order, on one worker.
 
     def reset(self, task: TaskRef, seed: int = 0, workdir: Path | None = None) -> None:
         """Start a new episode. `workdir` is a fresh, empty directory for this episode's stores (memory

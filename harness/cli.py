@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-steps", type=int, help="step cap per episode (default: the benchmark's)")
     run.add_argument("--concurrency", type=int, help="episodes played at once")
     run.add_argument("--threads", type=int, help="torch threads for in-process models")
+    run.add_argument("--executor", choices=["local", "ray"], help="where episodes run: threads here (default) or "
+                                                                  "Ray actors (pip install 'agemem-bench[ray]')")
+    run.add_argument("--workers", type=int, help="Ray actors, each playing --concurrency episodes at a time")
+    run.add_argument("--ray-address", help="a Ray cluster to join ('auto' = this node's); default: a local Ray")
     run.add_argument("--data-dir", help="data directory (default: $AGEMEM_DATA)")
     run.add_argument("--source", dest="data_source", choices=["auto", "data_dir", "hub", "fixture"])
     run.add_argument("--name", help="run name (prefix of the run id)")
@@ -192,10 +196,10 @@ def _list(_args: argparse.Namespace) -> int:
     from harness.config import presets
 
     print("benchmarks:", ", ".join(BENCHMARKS.names()))
-    print("agents:    ", ", ".join(AGENTS.names()))
+    print("agents:    ", ", ".join(AGENTS.names()), "(or a plug-in: package.module:Factory)")
     print("presets:   ", ", ".join(presets()))
     print("models:     transformers/smollm2-135m-instruct-q4_1 (embedded, default), transformers/<hf-id|path>, "
-          "vllm/<hf-id|path>, openai/<model>@<base_url>")
+          "vllm/<hf-id|path>, openai/<model>@<base_url>[,<base_url>...]")
     return 0
 
 

@@ -3,7 +3,9 @@
 The config hash covers only what changes results (benchmarks, agents, model, split, seeds, limits, options,
 data). `limit` and `concurrency` are left out on purpose: a rerun with a larger limit or more workers resumes
 the same run instead of starting a new one. So is the judge role (`roles.judge`): judging happens after the
-episodes (metrics.scoring), so another judge re-scores the same run instead of replaying it.
+episodes (metrics.scoring), so another judge re-scores the same run instead of replaying it. Nor is where
+episodes run (`executor`, `workers`, `ray_address`, `worker_resources`): a run started on threads can be resumed on
+a Ray cluster.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from typing import Any
 from agents.llm.spec import EMBEDDED_MODEL_SPEC
 from benchmarks.errors import SuiteError
 
-NOT_HASHED = frozenset({"limit", "concurrency", "threads", "out_dir", "leaderboard_dir", "progress", "retries"})
+NOT_HASHED = frozenset({"limit", "concurrency", "threads", "out_dir", "leaderboard_dir", "progress", "retries",
+                        "executor", "workers", "ray_address", "worker_resources"})
+EXECUTORS = ("local", "ray")
+WORKER_RESOURCES = frozenset({"num_cpus", "num_gpus", "memory", "resources"})  # Ray actor options
 NOT_HASHED_ROLES = frozenset({"judge"})  # scoring after the episodes: never changes an episode
 
 
@@ -45,6 +50,11 @@ class RunConfig:
     leaderboard_dir: str = "leaderboards"
     progress: bool = True
     retries: int = 1  # extra attempts for a failed episode within a run; then it is recorded as an error
+    # Where episodes run (harness.executors): "local" threads, or "ray" actors on this machine or a cluster.
+    executor: str = "local"
+    workers: int = 1  # Ray actors, each playing `concurrency` episodes at a time
+    ray_address: str | None = None  # None: start a local Ray; "auto" or "ray://host:10001": join a cluster
+    worker_resources: dict[str, Any] = field(default_factory=dict)  # per actor, e.g. {"num_gpus": 1}
 
     def __post_init__(self) -> None:
         if not self.benchmarks or not self.agents or not self.seeds:
@@ -57,6 +67,18 @@ class RunConfig:
             raise SuiteError("config: concurrency and threads must be >= 1")
         if self.max_steps is not None and self.max_steps < 1:
             raise SuiteError("config: max_steps must be >= 1")
+        if self.executor not in EXECUTORS:
+            raise SuiteError(f"config: executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        if self.workers < 1:
+            raise SuiteError("config: workers must be >= 1")
+        custom = self.worker_resources.get("resources", {})
+        numbers = {**{k: v for k, v in self.worker_resources.items() if k != "resources"},
+                   **(custom if isinstance(custom, dict) else {"resources": custom})}
+        bad = sorted(k for k, v in numbers.items() if isinstance(v, bool) or not isinstance(v, int | float) or v < 0)
+        unknown = sorted(set(self.worker_resources) - WORKER_RESOURCES)
+        if bad or unknown:
+            raise SuiteError(f"config: worker_resources takes {', '.join(sorted(WORKER_RESOURCES))} (numbers >= 0; "
+                             f"resources: a table of custom Ray resources); bad: {', '.join(unknown + bad)}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,17 +86,17 @@ class RunConfig:
     def config_hash(self, data_provenance: dict[str, Any]) -> str:
         hashed = {k: v for k, v in self.as_dict().items() if k not in NOT_HASHED}
         hashed["roles"] = {role: spec for role, spec in self.roles.items() if role not in NOT_HASHED_ROLES}
-        hashed["data"] = _portable(data_provenance)
+        hashed["data"] = portable(data_provenance)
         blob = json.dumps(hashed, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
 
-def _portable(value: Any) -> Any:
+def portable(value: Any) -> Any:
     """Provenance without file-system locations: the same data (by hash) gives the same run id anywhere."""
     if isinstance(value, dict):
-        return {k: _portable(v) for k, v in value.items() if k not in ("path", "data_dir")}
+        return {k: portable(v) for k, v in value.items() if k not in ("path", "data_dir")}
     if isinstance(value, list):
-        return [_portable(v) for v in value]
+        return [portable(v) for v in value]
     return value
 
 

@@ -1,10 +1,12 @@
 """Runs benchmarks x agents x seeds with one model, records every episode, then publishes the leaderboard.
 
 Flow: resolve and validate everything (names, data, model, options) before a single file is written; open or
-resume the run directory keyed by the config hash; play the missing episodes concurrently (in-process models
-batch the concurrent calls; a failed episode is retried `retries` times, then recorded in errors.jsonl with its
-attempt count, never scored); aggregate; score with the judge; publish. Running, scoring and publishing stay
-separate steps: `rescore` (the `agemem-bench score` command) judges a finished run again from its records.
+resume the run directory keyed by the config hash; play the missing episodes concurrently on the executor's
+workers (threads here, or Ray actors: harness.executors; in-process models batch the concurrent calls; a failed
+episode is retried `retries` times, then recorded in errors.jsonl with its attempt count, never scored); record
+each episode exactly once, from this process only; aggregate; score with the judge; publish. Running, scoring
+and publishing stay separate steps: `rescore` (the `agemem-bench score` command) judges a finished run again from
+its records.
 
 Judges: `roles.judge` (a model spec) when set, else the offline lexical judge, labelled "lexical" in the
 leaderboard's judge column. Judge-independent rows (EM/F1, success, tokens, lexical memory quality) carry the
@@ -15,27 +17,24 @@ run's rows by (run_id, judge): metrics.leaderboard.publish).
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from agents.api import Agent, Models
-from agents.builtin import AGENTS
-from agents.episode import Job, now, play_episode
-from agents.llm.api import ChatModel
+from agents.api import Models
+from agents.episode import Job, now
 from agents.llm.batching import BatchingModel
 from agents.llm.spec import load_model
-from benchmarks.api import Benchmark, TaskRef
-from benchmarks.builtin import BENCHMARKS
-from benchmarks.data_dir import data_dir
+from benchmarks.api import TaskRef
 from benchmarks.errors import SuiteError
 from harness.config import RunConfig
+from harness.executors import Executor, open_executor
 from harness.provenance import git_commit, machine, package_versions
-from harness.records import RunDir, read_jsonl, safe_name
+from harness.records import RunDir, read_jsonl
+from harness.workers import resolve_benchmarks, select_tasks
 from metrics.aggregate import aggregate
 from metrics.leaderboard import publish
 from metrics.scoring import (
@@ -66,59 +65,6 @@ class RunResult:
     judge_errors: int = 0  # judge calls that raised (not cached; the next scoring retries them)
 
 
-def _call(what: str, factory: Callable[..., Any], *args: Any, **options: Any) -> Any:
-    """Construct a benchmark/agent; a wrong option name is the user's mistake, not a traceback."""
-    try:
-        return factory(*args, **options)
-    except TypeError as exc:
-        raise SuiteError(f"{what}: bad option ({exc})") from exc
-
-
-def resolve_benchmarks(config: RunConfig) -> dict[str, Benchmark]:
-    root = data_dir(config.data_dir)
-    return {
-        name: _call(f"benchmark '{name}'", BENCHMARKS.get(name), data_dir=root, source=config.data_source,
-                    **config.benchmark_options.get(name, {}))
-        for name in config.benchmarks
-    }
-
-
-def select_tasks(config: RunConfig, benchmark: Benchmark) -> list[TaskRef]:
-    split = config.split or benchmark.default_split
-    if split not in benchmark.splits():
-        raise SuiteError(f"{benchmark.name}: no split '{split}' in this data; available: {', '.join(benchmark.splits())}")
-    tasks = list(benchmark.tasks(split))
-    return tasks[: config.limit] if config.limit else tasks
-
-
-class ModelPool:
-    """Loads each model spec once per run and shares it between roles, agents and episodes."""
-
-    def __init__(self, config: RunConfig) -> None:
-        self.config = config
-        self._models: dict[str, ChatModel] = {}
-        self._lock = threading.Lock()
-
-    def get(self, spec: str) -> ChatModel:
-        with self._lock:
-            if spec not in self._models:
-                model = load_model(spec, threads=self.config.threads, **self.config.model_options)
-                check = getattr(model, "check", None)
-                if check is not None:
-                    check()  # an unreachable server fails here, before anything is written
-                self._models[spec] = BatchingModel(model, max_batch=max(1, self.config.concurrency))
-            return self._models[spec]
-
-    def models(self) -> Models:
-        config = self.config
-        return Models(policy=self.get(config.model), others={r: self.get(s) for r, s in config.roles.items()},
-                      loader=self.get)
-
-    def close(self) -> None:
-        for model in self._models.values():
-            model.close()
-
-
 def data_label(provenance: dict[str, Any], split: str) -> str:
     """E.g. "data_dir:dev_distractor_part1.json" or "fixture:fixture.json": which data a leaderboard row used."""
     files = provenance.get("splits", {}).get(split, {}).get("files", [])
@@ -136,44 +82,38 @@ def _jobs(config: RunConfig, tasks: dict[str, list[TaskRef]]) -> Iterator[Job]:
 
 
 def run(config: RunConfig, *, models: Models | None = None, log: Callable[[str], None] = print) -> RunResult:
-    """`models` overrides loading the configured model specs (tests pass scripted models here)."""
+    """`models` overrides loading the configured model specs (tests pass scripted models here; local executor)."""
     benchmarks = resolve_benchmarks(config)
     tasks = {name: select_tasks(config, bench) for name, bench in benchmarks.items()}
     data = {name: dict(bench.provenance()) for name, bench in benchmarks.items()}
-    factories = {name: AGENTS.get(name) for name in config.agents}
     config_hash = config.config_hash(data)
     run_id = f"{config.name}-{config_hash[:10]}"
-    pool = ModelPool(config)
-    models = models or pool.models()
-    model_label = models.policy.spec
-    for name, factory in factories.items():  # bad agent options fail now, not in episode 1
-        _call(f"agent '{name}'", factory, models, **config.agent_options.get(name, {}))
-
-    meta = {
-        "run_id": run_id, "config_hash": config_hash, "config": config.as_dict(), "data": data,
-        "commit": git_commit(), "packages": package_versions(), "machine": machine(), "created": now(),
-        "updated": now(), "model": {"spec": models.policy.spec, "label": models.policy.label},
-    }
-    run_dir = RunDir.open(Path(config.out_dir) / run_id, meta)
-    finished = run_dir.finished_keys()
-    jobs = [job for job in _jobs(config, tasks) if job.key not in finished]
-    total = len(finished) + len(jobs)
-    log(f"run {run_id}: {total} episodes ({len(finished)} already done) -> {run_dir.path}")
-
+    run_path = Path(config.out_dir) / run_id
+    executor = open_executor(config, run_path, benchmarks, data, models)  # loads models; bad options fail here
     try:
-        new = _play_all(config, benchmarks, factories, models, jobs, run_dir, total - len(jobs), total, model_label)
+        meta = {
+            "run_id": run_id, "config_hash": config_hash, "config": config.as_dict(), "data": data,
+            "commit": git_commit(), "packages": package_versions(), "machine": machine(),
+            "executor": executor.describe(), "created": now(), "updated": now(),
+            "model": {"spec": executor.policy[0], "label": executor.policy[1]},
+        }
+        run_dir = RunDir.open(run_path, meta)
+        finished = run_dir.finished_keys()
+        jobs = [job for job in _jobs(config, tasks) if job.key not in finished]
+        total = len(finished) + len(jobs)
+        log(f"run {run_id}: {total} episodes ({len(finished)} already done) -> {run_dir.path}")
+        new = _play_all(config, executor, jobs, run_dir, finished, total, executor.policy[0])
         # Sorted by key: bootstrap CIs (and float sums) must not depend on the order episodes finished in.
         records = sorted(run_dir.episodes(), key=lambda r: str(r["key"]))
-        # Scoring: after the episodes, from their records (a judge model stays loaded until it is done).
-        factory = llm_judge(models.others["judge"]) if "judge" in models.others else lexical_judge()
+        # Scoring: after the episodes, from their records, in this process (a judge model stays loaded till done).
+        judge = executor.judge()
+        factory = llm_judge(judge) if judge is not None else lexical_judge()
         scores = score_records(records, factory, JudgmentCache(run_dir.path / JUDGMENTS),
                                concurrency=config.concurrency)
-    except KeyboardInterrupt:
-        raise  # no graceful close: the CLI exits at once; episodes in flight were never recorded
     except BaseException:
-        pool.close()
+        executor.close(cancel=True)  # episodes in flight are never recorded; a rerun plays them again
         raise
-    pool.close()
+    executor.close()
 
     done = {r["key"] for r in records}
     errors = list({e["key"]: e for e in read_jsonl(run_dir.errors_path) if e["key"] not in done}.values())
@@ -263,66 +203,84 @@ def rescore(run_path: Path, judge_spec: str, *, leaderboard_dir: Path | None = N
                           _missing(scores), scores.errors, scores.first_error, csv_path, md_path)
 
 
-def _play_all(config: RunConfig, benchmarks: dict[str, Benchmark], factories: dict[str, Callable[..., Agent]],
-              models: Models, jobs: list[Job], run_dir: RunDir, done: int, total: int, model_label: str) -> int:
+class _Schedule:
+    """Which episode starts next. Independent episodes go in job order, a failed one back to the end of the queue (a
+    flaky server gets time to recover). The episodes of an agent whose memory crosses episodes form one lane: one
+    at a time, in job order, a failed one retried before the next, so its store sees the same sequence every run."""
+
+    def __init__(self, jobs: list[Job], cross_episode: list[str]) -> None:
+        self.free = deque(job for job in jobs if job.agent not in cross_episode)
+        self.lanes = {agent: deque(job for job in jobs if job.agent == agent) for agent in cross_episode}
+        self.busy: set[str] = set()
+
+    def next(self) -> tuple[Job, str | None] | None:
+        for lane, queue in self.lanes.items():
+            if queue and lane not in self.busy:
+                self.busy.add(lane)
+                return queue.popleft(), lane
+        return (self.free.popleft(), None) if self.free else None
+
+    def finished(self, job: Job, lane: str | None, *, retry: bool) -> None:
+        if lane is None:
+            if retry:
+                self.free.append(job)
+            return
+        self.busy.discard(lane)
+        if retry:
+            self.lanes[lane].appendleft(job)
+
+
+def _play_all(config: RunConfig, executor: Executor, jobs: list[Job], run_dir: RunDir, finished: set[str],
+              total: int, model_label: str) -> int:
+    """Only this loop writes records, each key at most once: that is what keeps them exactly-once whatever the
+    workers do (a worker that dies mid-episode only fails that attempt)."""
     from tqdm import tqdm
 
-    def work(job: Job) -> tuple[dict, list[dict]]:
-        agent = factories[job.agent](models, **config.agent_options.get(job.agent, {}))
-        workdir = run_dir.path / "memory" / safe_name(job.key)
-        return play_episode(benchmarks[job.benchmark], job, agent, config.max_steps, workdir)
-
-    bar = tqdm(total=total, initial=done, unit="ep", disable=not config.progress, dynamic_ncols=True)
-    # Bounded retry: a failed episode goes back to the end of the queue (a flaky server gets time to recover) until
-    # it has had 1 + retries attempts; only then is it recorded in errors.jsonl, with its attempt count.
+    bar = tqdm(total=total, initial=len(finished), unit="ep", disable=not config.progress, dynamic_ncols=True)
+    # Bounded retry: a failed episode gets 1 + retries attempts; only then is it recorded in errors.jsonl, with
+    # its attempt count, never scored (a rerun retries it again).
     attempts: dict[str, int] = {}
-    again: deque[Job] = deque()
-    completed = 0
-    successes = 0
-    pending: dict[Future, Job] = {}
-    queue = iter(jobs)
-    pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="episode")
-    try:
-        while True:
-            while len(pending) < config.concurrency and (job := next(queue, None) or _pop(again)) is not None:
-                attempts[job.key] = attempts.get(job.key, 0) + 1
-                pending[pool.submit(work, job)] = job
-            if not pending:
-                break
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                job = pending.pop(future)
-                try:
-                    record, steps = future.result()
-                except SuiteError:
-                    raise
-                except Exception as exc:  # retried, then recorded, never scored; a rerun retries it again
-                    reason = f"{type(exc).__name__}: {exc}"
-                    tried = attempts[job.key]
-                    if tried <= config.retries:
-                        bar.write(f"episode {job.key} failed (attempt {tried} of {config.retries + 1}), retrying: "
-                                  f"{reason}"[:300])
-                        again.append(job)
-                        continue
-                    run_dir.append_error({
-                        "key": job.key, "benchmark": job.benchmark, "split": job.task.split, "agent": job.agent,
-                        "model": model_label, "task_id": job.task.task_id, "seed": job.seed,
-                        "error": reason[:2000], "attempts": tried, "time": now(),
-                    })
-                    bar.write(f"episode {job.key} failed after {tried} attempts: {reason}"[:300])
-                else:
-                    run_dir.append_episode(record, steps)
-                    completed += 1
-                    successes += int(record["success"])
-                bar.update(1)
-                bar.set_postfix(success=f"{successes}/{completed}")
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)  # queued episodes never start
-        raise
-    pool.shutdown()
+    written = set(finished)
+    completed = successes = 0
+    schedule = _Schedule(jobs, executor.cross_episode)
+    pending: dict[Future, tuple[Job, str | None]] = {}
+    while True:
+        while len(pending) < executor.slots and (picked := schedule.next()) is not None:
+            job, lane = picked
+            attempts[job.key] = attempts.get(job.key, 0) + 1
+            pending[executor.submit(job, lane)] = picked
+        if not pending:
+            break
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            job, lane = pending.pop(future)
+            try:
+                record, steps = future.result()
+            except SuiteError:
+                raise
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                tried = attempts[job.key]
+                schedule.finished(job, lane, retry=tried <= config.retries)
+                if tried <= config.retries:
+                    bar.write(f"episode {job.key} failed (attempt {tried} of {config.retries + 1}), retrying: "
+                              f"{reason}"[:300])
+                    continue
+                run_dir.append_error({
+                    "key": job.key, "benchmark": job.benchmark, "split": job.task.split, "agent": job.agent,
+                    "model": model_label, "task_id": job.task.task_id, "seed": job.seed,
+                    "error": reason[:2000], "attempts": tried, "time": now(),
+                })
+                bar.write(f"episode {job.key} failed after {tried} attempts: {reason}"[:300])
+            else:
+                schedule.finished(job, lane, retry=False)
+                if job.key in written:  # never twice, whatever a worker or its restarts sent back
+                    continue
+                run_dir.append_episode(record, steps)
+                written.add(job.key)
+                completed += 1
+                successes += int(record["success"])
+            bar.update(1)
+            bar.set_postfix(success=f"{successes}/{completed}")
     bar.close()
     return completed
-
-
-def _pop(jobs: deque[Job]) -> Job | None:
-    return jobs.popleft() if jobs else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from agents.llm.api import ChatRequest, Completion, Message, Usage
 
@@ -63,3 +64,19 @@ def openai_tool_call(name: str, arguments: dict[str, object]) -> str:
     import json
 
     return f'<tool_call>{{"name": {json.dumps(name)}, "arguments": {json.dumps(arguments)}}}</tool_call>'
+
+
+def perf_script(name: str) -> Any:
+    """A script of perf/ imported as a module, once (the soak's deterministic model and checks are reused by tests)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parent.parent / "perf" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]

@@ -293,3 +293,16 @@ def test_an_add_that_returned_survives_sigkill(tmp_path: Path, seed: int) -> Non
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             blob = db.execute("SELECT embedding FROM items WHERE id=?", (last.id,)).fetchone()[0]
         assert store.retrieve("q", top_k=1, embedding=np.frombuffer(blob, dtype=np.float32))[0][0].id == last.id
+
+
+def test_ids_are_sequential_so_a_replayed_episode_sees_the_same_ids(tmp_path: Path) -> None:
+    def episode(path: Path | None) -> list[str]:
+        with MemoryStore(path, HashEmbedder()) as memory:
+            first = memory.add("alpha fact")
+            memory.add("beta fact")
+            memory.delete(first.id)
+            return [memory.add("gamma fact").id, *(i.id for i in memory.items())]
+
+    assert episode(None) == episode(tmp_path / "a.sqlite") == ["m00000003", "m00000002", "m00000003"]
+    with MemoryStore(tmp_path / "a.sqlite", HashEmbedder()) as reopened:  # a reopened store continues the count
+        assert reopened.add("delta fact").id == "m00000004" and len(reopened) == 3

@@ -56,6 +56,7 @@ def test_end_to_end_with_tiny_random_model(tmp_path, tiny_model_dir, capsys):
     (["--model", "gpt4"], "model spec"),
     (["--data-dir", "/nonexistent/agemem-data"], "/nonexistent/agemem-data"),
     (["--preset", "nope"], "unknown preset"),
+    (["--executor", "ray", "--ray-address", "127.0.0.1:1"], "cannot start or join the Ray cluster at 127.0.0.1:1"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
     out = _cli(*_run_args(tmp_path, "--source", "fixture", *args), env={"HF_HUB_OFFLINE": "1"})

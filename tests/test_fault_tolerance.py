@@ -8,7 +8,6 @@ kills is perf/soak_kill.py; this file runs a scaled-down version of it.
 from __future__ import annotations
 
 import errno
-import importlib.util
 import json
 import os
 import random
@@ -28,17 +27,14 @@ from benchmarks.errors import SuiteError
 from benchmarks.pddl.benchmark import PDDL
 from harness import records, runner
 from harness.config import build_config
-from tests.fakes import ScriptedModel
+from tests.fakes import ScriptedModel, perf_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sk-test-SECRET-5f1c9e77d2a04b6b"
 
 
 def _soak_module():
-    spec = importlib.util.spec_from_file_location("soak_kill", ROOT / "perf" / "soak_kill.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return perf_script("soak_kill")
 
 
 def _attempts(config) -> int:
@@ -50,17 +46,21 @@ def _attempts(config) -> int:
 
 @pytest.mark.slow
 def test_sigkill_and_resume_equals_an_uninterrupted_run(tmp_path):
+    """nomem and AgeMem (whose SQLite stores are written while the kills land)."""
     soak = _soak_module()
-    args = Namespace(kills=3, seeds=1, max_steps=4, concurrency=4, max_sleep=0.05, max_life=0.6)
-    expected = soak.expected_episodes(args.seeds)
-    soak.child(tmp_path / "base", args.seeds, args.max_steps, args.concurrency, args.max_sleep)  # uninterrupted
+    args = Namespace(kills=3, seeds=1, max_steps=4, concurrency=4, max_sleep=0.05, max_life=0.6,
+                     agents="nomem,agemem-norl", executor="local")
+    expected = soak.expected_episodes(args.seeds, agents=2)
+    soak.child(tmp_path / "base", args)  # uninterrupted
     figures = soak.kill_and_resume(tmp_path / "killed", args, random.Random(7), expected)
     figures.update(soak.compare(tmp_path / "base", tmp_path / "killed", expected))
     assert figures["kills"] == 3 and figures["resumes"] == 3
-    assert figures["episodes"] == expected == 16
+    assert figures["episodes"] == expected == 32
     assert figures["lost"] == figures["duplicated"] == figures["extra"] == figures["errors"] == 0
     assert figures["record_mismatches"] == figures["trajectory_mismatches"] == 0
     assert figures["leaderboard_rows"] > 10 and figures["leaderboard_mismatches"] == 0
+    assert figures["memory_stores"] == 16 and figures["memory_items"] > 0
+    assert figures["stores_unreadable"] == figures["store_mismatches"] == 0
     assert soak.ok(figures, 3)
 
 

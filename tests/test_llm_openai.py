@@ -80,14 +80,17 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-@pytest.fixture()
-def server() -> Iterator[FakeServer]:
+def _serving() -> Iterator[FakeServer]:
     fake = FakeServer()
     thread = threading.Thread(target=fake.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield fake
     fake.shutdown()
     fake.server_close()
+
+
+server = pytest.fixture(_serving, name="server")
+second_server = pytest.fixture(_serving, name="second_server")
 
 
 @pytest.fixture()
@@ -195,3 +198,46 @@ def test_check_passes_on_a_live_server_and_fails_on_a_closed_port(model: OpenAIM
         assert "\n" not in str(info.value)
     finally:
         dead.close()
+
+
+# ---- several endpoints behind one spec ----------------------------------------------------------------------------
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+def test_requests_spread_over_several_endpoints(server: FakeServer, second_server: FakeServer) -> None:
+    server.delay_s = second_server.delay_s = 0.05
+    urls = f"{server.base_url}, {second_server.base_url}/"
+    client = OpenAIModel("fake", urls, concurrency=2, max_retries=0)
+    try:
+        assert client.spec == f"openai/fake@{server.base_url},{second_server.base_url}"
+        client.check()
+        done = client.generate([ask(f"q{i}") for i in range(12)])
+    finally:
+        client.close()
+    assert [c.text for c in done] == [f"re:q{i}" for i in range(12)]
+    assert len(server.seen) + len(second_server.seen) == 12
+    assert min(len(server.seen), len(second_server.seen)) >= 4  # least busy first: neither endpoint idles
+
+
+def test_a_dead_endpoint_costs_one_attempt_and_check_names_it(server: FakeServer) -> None:
+    dead = _closed_port_url()
+    client = OpenAIModel("fake", f"{dead},{server.base_url}", max_retries=1, backoff_s=0.0, max_backoff_s=0.0,
+                         check_timeout_s=0.5, timeout_s=0.5)
+    try:
+        done = client.generate([ask(f"q{i}") for i in range(6)])
+        assert [c.text for c in done] == [f"re:q{i}" for i in range(6)]  # a retry goes to the other endpoint
+        assert len(server.seen) == 6
+        with pytest.raises(SuiteError, match=rf"cannot reach model server at {dead}: "):
+            client.check()
+    finally:
+        client.close()
+
+
+def test_an_empty_endpoint_list_is_a_one_line_error() -> None:
+    with pytest.raises(SuiteError, match="no base URL"):
+        OpenAIModel("fake", " , ")

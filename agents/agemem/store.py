@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ import numpy as np
 if TYPE_CHECKING:
     from agents.embeddings import Embedder
 
+_SEQUENTIAL = re.compile(r"m[0-9a-f]{8}")  # ids this store issues
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY, content TEXT NOT NULL, memory_type TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -94,6 +95,7 @@ class MemoryStore:
             vectors = np.frombuffer(b"".join(row[4] for row in rows), dtype=np.float32).reshape(len(rows), -1)
             self._fix_dim(vectors.shape[1])
             self._index([MemoryItem(r[0], r[1], r[2], json.loads(r[3]), r[5], r[6]) for r in rows], vectors)
+        self._issued = max((int(i[1:], 16) for i in self._items if _SEQUENTIAL.fullmatch(i)), default=0)
 
     def add(
         self,
@@ -292,8 +294,11 @@ class MemoryStore:
         return item
 
     def _new_id(self) -> str:
+        """Sequential ids (m00000001, m00000002, ...): the model is shown them, so the same episode replayed (same
+        seed, same replies) must see the same ids for runs to reproduce."""
         while True:
-            memory_id = "m" + uuid.uuid4().hex[:8]
+            self._issued += 1
+            memory_id = f"m{self._issued:08x}"
             if memory_id not in self._items:
                 return memory_id
 

@@ -12,8 +12,9 @@ swallow. A library exception fails that memory operation, is counted and recorde
 
 Memory scope: "episode" (default) gives every episode a fresh store in its own directory, so nothing leaks
 between tasks; "run" shares one open store (and its endpoint) across the episodes of a run, in the run's
-memory/ folder, closed when the process exits (opt in; run with --concurrency 1 for a defined order — episodes
-sharing a store take turns on its lock).
+memory/ folder, closed when the process exits (opt in). Such an agent says `cross_episode = True`, and the
+runner plays its episodes one at a time, in job order, on one worker, so its store sees the same sequence on every
+run, whatever the concurrency or executor.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class MemoryAgent(NoMemoryAgent):
             raise SuiteError(f"{backend.name}: memory_scope must be one of {', '.join(SCOPES)}, got {memory_scope!r}")
         self.name = backend.name
         self.backend, self.top_k, self.memory_scope = backend, top_k, memory_scope
+        self.cross_episode = memory_scope == "run"
         self.memory_model = models.for_role("memory")
         self.memory_max_tokens, self.memory_temperature = memory_max_tokens, memory_temperature
         self._server: OpenAIServer | None = None

@@ -5,6 +5,11 @@ are not the expected JSON) are retried a bounded number of times with exponentia
 fail at once. The API key is read from the environment for every request and never kept on the object, so it
 cannot leak into reprs, records or error messages.
 
+Several endpoints serving the same model (data-parallel vLLM servers, one per GPU or node) go in one spec,
+comma-separated: `openai/<model>@http://a:8000/v1,http://b:8000/v1`. Each request goes to the endpoint with the
+fewest requests in flight, and each retry to the next endpoint, so one endpoint down costs an attempt, not a run.
+`concurrency` is per endpoint.
+
 Honest limits: `count_tokens` is an estimate (characters / 4). A reply without a `usage` field is counted with
 the same estimate and tallied in `usage_estimated`, so a run can report how many of its numbers are estimates.
 Without `continue_final_message` (a vLLM extension) the `prefix` is not forced: it is prepended to the reply
@@ -58,7 +63,10 @@ class OpenAIModel:
         if concurrency < 1 or max_retries < 0:
             raise SuiteError("openai options need concurrency >= 1 and max_retries >= 0")
         self.model = model
-        self.base_url = base_url.rstrip("/")
+        self.base_urls = [url.strip().rstrip("/") for url in base_url.split(",") if url.strip()]
+        if not self.base_urls:
+            raise SuiteError(f"openai model {model!r}: no base URL given")
+        self.base_url = ",".join(self.base_urls)
         self.spec = f"openai/{model}@{self.base_url}"
         self.label = model
         self.api_key_env = api_key_env  # the variable's name only, never its value
@@ -69,23 +77,26 @@ class OpenAIModel:
         self.check_timeout_s = check_timeout_s
         self.usage_estimated = 0
         self._lock = threading.Lock()
-        self._client = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=concurrency))
-        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="openai-model")
+        self._in_flight = [0] * len(self.base_urls)
+        self._turn = 0  # round robin among endpoints equally busy
+        slots = concurrency * len(self.base_urls)
+        self._client = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=slots))
+        self._pool = ThreadPoolExecutor(slots, thread_name_prefix="openai-model")
 
     def __repr__(self) -> str:
         return f"OpenAIModel(spec={self.spec!r}, api_key_env={self.api_key_env!r})"
 
     def check(self) -> None:
-        """Fail fast, before a run, when the server is down or refuses us (GET /models)."""
-        try:
-            response = self._client.get(
-                f"{self.base_url}/models", headers=self._headers(), timeout=self.check_timeout_s
-            )
-            reason = f"HTTP {response.status_code}" if response.status_code >= 400 else ""
-        except httpx.HTTPError as exc:
-            reason = self._scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-        if reason:
-            raise SuiteError(f"cannot reach model server at {self.base_url}: {reason}")
+        """Fail fast, before a run, when a server is down or refuses us (GET /models on every endpoint)."""
+        for base_url in self.base_urls:
+            try:
+                response = self._client.get(f"{base_url}/models", headers=self._headers(),
+                                            timeout=self.check_timeout_s)
+                reason = f"HTTP {response.status_code}" if response.status_code >= 400 else ""
+            except httpx.HTTPError as exc:
+                reason = self._scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            if reason:
+                raise SuiteError(f"cannot reach model server at {base_url}: {reason}")
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """An estimate (characters / 4): the server's tokenizer is not available to the client."""
@@ -99,18 +110,33 @@ class OpenAIModel:
         self._client.close()
 
     def _complete(self, request: ChatRequest) -> Completion:
-        url = f"{self.base_url}/chat/completions"
         payload = self._payload(request)
         started = time.perf_counter()
-        reason = ""
+        reason = url = ""
+        retry_after: float | None = None
+        first = self._least_busy()
         for attempt in range(self.max_retries + 1):
+            index = (first + attempt) % len(self.base_urls)  # a retry tries the next endpoint
+            url = f"{self.base_urls[index]}/chat/completions"
+            with self._lock:
+                self._in_flight[index] += 1
             try:
                 return self._attempt(url, payload, request, started)
             except _Transient as exc:
-                reason = str(exc)
-                if attempt < self.max_retries:
-                    time.sleep(self._delay(attempt, exc.retry_after))
+                reason, retry_after = str(exc), exc.retry_after
+            finally:
+                with self._lock:
+                    self._in_flight[index] -= 1
+            if attempt < self.max_retries:
+                time.sleep(self._delay(attempt, retry_after))
         raise ModelError(f"model server {url} failed {self.max_retries + 1} times; last: {reason}")
+
+    def _least_busy(self) -> int:
+        with self._lock:
+            count = len(self.base_urls)
+            index = min(range(count), key=lambda i: (self._in_flight[i], (i - self._turn) % count))
+            self._turn = (index + 1) % count
+            return index
 
     def _attempt(self, url: str, payload: dict[str, Any], request: ChatRequest, started: float) -> Completion:
         try:

@@ -16,6 +16,7 @@ reply is executed; it is parsed with json.loads and returned as data.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import uuid
@@ -199,6 +200,13 @@ def _request(body: Mapping[str, Any], max_tokens_cap: int) -> tuple[ChatRequest,
     return request, bool(tools), bool(prefix == "{")
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that went away mid-request (killed, timed out): nothing to report
+        super().handle_error(request, client_address)
+
+
 class OpenAIServer:
     """Serves `model` at http://127.0.0.1:<port>/v1 from a background thread; use as a context manager."""
 
@@ -207,7 +215,7 @@ class OpenAIServer:
         self.model, self.max_tokens_cap = model, max_tokens_cap
         self.model_name = model_name or model.spec
         self.ledger = Ledger()
-        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self._httpd = _HTTPServer((host, port), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
