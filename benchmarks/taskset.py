@@ -8,7 +8,9 @@ attributes below and implements `_read_real` and `_read_fixture`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +29,29 @@ def package_version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def read_label_file(path: Path, what: str, row_problem: Callable[[Any], str | None]
+                    ) -> tuple[list[tuple[int, dict[str, Any]]], dict[str, Any]]:
+    """An AgentBoard JSONL label file (BabyAI, ScienceWorld): (line number, row) for every non-blank line, each valid
+    JSON that `row_problem` finds no problem with, and the file's provenance entry (path, sha256, records)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SuiteError(f"cannot read {what} label file {path}: {exc}") from exc
+    rows = []
+    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SuiteError(f"{what} label file {path} line {number} is not valid JSON: {exc}") from exc
+        problem = row_problem(row)
+        if problem:
+            raise SuiteError(f"{what} label file {path} line {number} is malformed: {problem}")
+        rows.append((number, row))
+    return rows, {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "records": len(rows)}
 
 
 class TaskSetBenchmark(Generic[T]):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from agents.llm.api import ChatRequest, Completion, Message, Usage
@@ -50,8 +52,6 @@ class QueueModel(ScriptedModel):
 
 
 def tool_call(name: str, **arguments: object) -> str:
-    import json
-
     return f"<think>t</think><tool_call>{json.dumps([{'name': name, 'arguments': arguments}])}</tool_call>"
 
 
@@ -61,8 +61,6 @@ def answer(text: str) -> str:
 
 def openai_tool_call(name: str, arguments: dict[str, object]) -> str:
     """A model reply that agents.llm.serve turns into one OpenAI tool call (json.dumps default separators)."""
-    import json
-
     return f'<tool_call>{{"name": {json.dumps(name)}, "arguments": {json.dumps(arguments)}}}</tool_call>'
 
 
@@ -70,7 +68,6 @@ def perf_script(name: str) -> Any:
     """A script of perf/ imported as a module, once (the soak's deterministic model and checks are reused by tests)."""
     import importlib.util
     import sys
-    from pathlib import Path
 
     if name not in sys.modules:
         path = Path(__file__).resolve().parent.parent / "perf" / f"{name}.py"
@@ -80,3 +77,10 @@ def perf_script(name: str) -> Any:
         spec.loader.exec_module(module)
         sys.modules[name] = module
     return sys.modules[name]
+
+
+def write_jsonl(path: Path, rows: Sequence[Any] | str) -> Path:
+    """A JSONL file of `rows` (or exactly `text`, for malformed files), its folders created."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rows if isinstance(rows, str) else "".join(json.dumps(r) + "\n" for r in rows))
+    return path

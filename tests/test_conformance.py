@@ -10,6 +10,7 @@ import pytest
 from benchmarks.api import Observation, StepResult, TaskRef
 from benchmarks.builtin import BENCHMARKS
 from benchmarks.conformance import assert_conforms, check_benchmark
+from benchmarks.errors import SuiteError
 from benchmarks.hotpotqa.benchmark import HotpotQA
 
 
@@ -122,3 +123,16 @@ def test_crashing_and_malformed_members_are_reported_not_raised() -> None:
             return []
 
     assert check_benchmark(EmptySplits()) == ["splits() is empty"]
+
+
+@pytest.mark.parametrize("name", ["pddl", "babyai", "scienceworld", "alfworld"])
+def test_task_set_benchmarks_refuse_unknown_splits_tasks_and_foreign_refs(name: str) -> None:
+    """The lookups every task-set benchmark shares (benchmarks/taskset.py), on its fixture."""
+    benchmark = BENCHMARKS.get(name)(source="fixture")
+    split = benchmark.splits()[0]
+    with pytest.raises(SuiteError, match="no split 'dev'"):
+        benchmark.tasks("dev")
+    with pytest.raises(SuiteError, match="no task 'nope'"):
+        benchmark.make(TaskRef(name, split, "nope"))
+    with pytest.raises(SuiteError, match="belongs to benchmark"):
+        benchmark.make(TaskRef("hotpotqa", split, benchmark.tasks(split)[0].task_id))

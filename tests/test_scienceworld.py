@@ -25,6 +25,7 @@ from benchmarks.scienceworld import actions as act
 from benchmarks.scienceworld.benchmark import ScienceWorld, ScienceWorldCrash
 from benchmarks.scienceworld.labels import FIXTURE_TASKS, LABEL_FILE, SubgoalMatcher, fixture_tasks
 from benchmarks.scienceworld.server import JVMPool, Server, ServerDied
+from tests.fakes import write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(os.environ.get("AGEMEM_DATA") or REPO.parent / "shared" / "data")
@@ -50,10 +51,7 @@ def label_row(name: str = "lifespan-longest-lived", var: int = 5, **overrides: A
 
 
 def write_labels(root: Path, rows: list[Any] | str) -> Path:
-    path = root / LABEL_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(rows if isinstance(rows, str) else "".join(json.dumps(r) + "\n" for r in rows))
-    return path
+    return write_jsonl(root / LABEL_FILE, rows)
 
 
 # --- parsing untrusted actions (no JVM needed) -----------------------------------------------------------------------
@@ -249,16 +247,6 @@ def test_invalid_options(options: dict[str, Any], message: str) -> None:
     with pytest.raises(SuiteError, match=re.escape(message)) as caught:
         ScienceWorld(**options)
     assert str(caught.value).startswith("scienceworld") and "\n" not in str(caught.value)
-
-
-def test_unknown_split_and_task() -> None:
-    benchmark = ScienceWorld(source="fixture")
-    with pytest.raises(SuiteError, match="no split 'dev'"):
-        benchmark.tasks("dev")
-    with pytest.raises(SuiteError, match="no task 'nope'"):
-        benchmark.make(TaskRef("scienceworld", "test", "nope"))
-    with pytest.raises(SuiteError, match="belongs to benchmark"):
-        benchmark.make(TaskRef("alfworld", "test", benchmark.tasks("test")[0].task_id))
 
 
 def test_listing_tasks_starts_no_jvm(tmp_path: Path) -> None:

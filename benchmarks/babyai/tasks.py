@@ -7,13 +7,12 @@ AgentBoard's label file holds 28 levels x 4 seeds in file order; like AgentBoard
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.errors import SuiteError
+from benchmarks.taskset import read_label_file
 
 LABEL_FILE = Path("agentboard", "labels", "babyai", "test.jsonl")
 FIRST_SEED = 1234
@@ -79,22 +78,8 @@ def _row_problem(row: Any) -> str | None:
 
 def load_labels(path: Path) -> tuple[list[BabyTask], dict[str, Any]]:
     """The labelled tasks of one AgentBoard label file, and its provenance entry (path, sha256, records)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SuiteError(f"cannot read BabyAI label file {path}: {exc}") from exc
-    rows = []
-    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SuiteError(f"BabyAI label file {path} line {number} is not valid JSON: {exc}") from exc
-        problem = _row_problem(row)
-        if problem:
-            raise SuiteError(f"BabyAI label file {path} line {number} is malformed: {problem}")
-        rows.append(row)
+    numbered, entry = read_label_file(path, "BabyAI", _row_problem)
+    rows = [row for _, row in numbered]
     if not rows or len(rows) % SEEDS_PER_LEVEL:
         raise SuiteError(f"BabyAI label file {path} has {len(rows)} rows, not a multiple of {SEEDS_PER_LEVEL} (> 0)")
     tasks = []
@@ -118,5 +103,4 @@ def load_labels(path: Path) -> tuple[list[BabyTask], dict[str, Any]]:
                 agentboard_level=level,
             )
         )
-    entry = {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "records": len(tasks)}
     return tasks, entry

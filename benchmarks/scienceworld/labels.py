@@ -15,14 +15,13 @@ could never match. Everything else (which observations count, case, latching) fo
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.errors import SuiteError
+from benchmarks.taskset import read_label_file
 
 LABEL_FILE = Path("agentboard", "labels", "scienceworld", "test.jsonl")
 TASK_ID_PATTERN = re.compile(r"^[a-z0-9-]+$")
@@ -92,22 +91,10 @@ def _row_problem(row: Any) -> str | None:
 
 def load_labels(path: Path) -> tuple[list[SWTask], dict[str, Any]]:
     """The labelled tasks of AgentBoard's ScienceWorld label file, and its provenance entry (path, sha256, records)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SuiteError(f"cannot read ScienceWorld label file {path}: {exc}") from exc
+    rows, entry = read_label_file(path, "ScienceWorld", _row_problem)
     tasks: list[SWTask] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SuiteError(f"ScienceWorld label file {path} line {number} is not valid JSON: {exc}") from exc
-        problem = _row_problem(row)
-        if problem:
-            raise SuiteError(f"ScienceWorld label file {path} line {number} is malformed: {problem}")
+    for number, row in rows:
         name, var = row["additional_info"]["env_name"], row["additional_info"]["var"]
         task_id = f"{name}_{var}"
         if task_id in seen:
@@ -126,7 +113,6 @@ def load_labels(path: Path) -> tuple[list[SWTask], dict[str, Any]]:
         )
     if not tasks:
         raise SuiteError(f"ScienceWorld label file {path} has no rows")
-    entry = {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "records": len(tasks)}
     return tasks, entry
 
 
